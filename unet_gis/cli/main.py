@@ -1,0 +1,62 @@
+"""Entry point: parse the command line and dispatch to a sub-command module.
+
+Each sub-command lives in its own module ``unet_gis.cli.<name>`` exposing
+``register(subparsers)``; heavy libraries are imported inside the command, so
+``unet-gis --help`` and the app's window appear quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from unet_gis import __version__
+from unet_gis.errors import Cancelled, UserError
+
+COMMANDS = ("predict", "info", "vectorize", "train", "evaluate", "gui")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="unet-gis",
+        description="Segment roads and vehicles in satellite and aerial imagery with a U-Net. "
+                    "Without a command, opens the desktop app.")
+    parser.add_argument("--version", action="version", version=f"unet-gis {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"unet_gis.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"unet_gis.cli.{name}":
+                raise
+            continue  # a command whose module is not part of this build
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv:
+        argv = ["gui"]
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"unet-gis: error: {exc}", file=sys.stderr)
+        return 1
+    except Cancelled:
+        print("unet-gis: cancelled; nothing was written.", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("unet-gis: interrupted; nothing was written.", file=sys.stderr)
+        return 130

@@ -1,0 +1,1 @@
+"""The sliding-window engine and its progress/cancel plumbing."""

@@ -1,0 +1,127 @@
+"""Checkpoints: safetensors weights plus the :class:`ModelSpec` as JSON metadata.
+
+Loading never unpickles.  A pickle file (``.pt``/``.pth``/``.ckpt``) can run arbitrary code
+when opened, so it is refused with a message that says how to convert it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from unet_gis.errors import UserError
+from unet_gis.model.spec import ModelSpec
+from unet_gis.model.unet import UNet, build_unet
+
+SPEC_KEY = "unet_gis.spec"
+FORMAT_KEY = "unet_gis.format"
+FORMAT_VERSION = "1"
+_PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin"}
+
+
+@dataclass
+class LoadedModel:
+    """A network in eval mode with the spec it was saved with."""
+
+    network: torch.nn.Module
+    spec: ModelSpec
+    path: Path | None = None
+
+
+def save_checkpoint(path: str | Path, network: torch.nn.Module, spec: ModelSpec,
+                    extra_metadata: dict[str, Any] | None = None) -> Path:
+    """Write ``network``'s weights and ``spec`` atomically to a ``.safetensors`` file."""
+    path = Path(path)
+    metadata = {SPEC_KEY: spec.to_json(), FORMAT_KEY: FORMAT_VERSION}
+    for key, value in (extra_metadata or {}).items():
+        metadata[key] = value if isinstance(value, str) else json.dumps(value)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in network.state_dict().items()}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The raw metadata of a checkpoint, after the same checks as :func:`load_checkpoint`."""
+    path = _checked_path(path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return dict(handle.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise UserError(f"{path.name} is not a readable safetensors checkpoint ({exc}).") from exc
+
+
+def load_spec(path: str | Path) -> ModelSpec:
+    """Read only the spec (cheap: no tensors are loaded)."""
+    metadata = read_metadata(path)
+    if SPEC_KEY not in metadata:
+        raise UserError(f"{Path(path).name} is a safetensors file but has no unet-gis model spec "
+                        "in its metadata; save models with `unet-gis train` or save_checkpoint().")
+    return ModelSpec.from_json(metadata[SPEC_KEY])
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild the network from a checkpoint and check its weights match the spec."""
+    spec = load_spec(path)
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            state = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError) as exc:
+        raise UserError(f"Could not read the weights in {path.name} ({exc}).") from exc
+    network = build_unet(spec.num_bands, len(spec.classes), spec.architecture)
+    _check_state(network, state, spec, path)
+    network.load_state_dict(state)
+    network.to(device).eval()
+    return LoadedModel(network, spec, path)
+
+
+def _checked_path(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"Model file not found: {path}.")
+    if path.suffix.lower() in _PICKLE_SUFFIXES or _looks_like_pickle(path):
+        raise UserError(
+            f"{path.name} is a PyTorch pickle file. Pickles can run arbitrary code when opened, so "
+            "unet-gis only loads .safetensors checkpoints; convert it with safetensors' "
+            "save_file() in a trusted environment.")
+    return path
+
+
+def _looks_like_pickle(path: Path) -> bool:
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    # zip archives (torch.save's default) and raw pickle protocol headers
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
+
+
+def _check_state(network: UNet, state: dict[str, torch.Tensor], spec: ModelSpec,
+                 path: Path) -> None:
+    expected = network.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise UserError(
+            f"{path.name} does not match its spec ({spec.architecture}): "
+            f"{len(missing)} missing weights (e.g. {missing[:3]}), "
+            f"{len(unexpected)} unexpected (e.g. {unexpected[:3]}).")
+    for key, tensor in expected.items():
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise UserError(
+                f"{path.name}: weight {key} has shape {tuple(state[key].shape)}, the spec "
+                f"({spec.num_bands} bands, {len(spec.classes)} classes) needs "
+                f"{tuple(tensor.shape)}.")

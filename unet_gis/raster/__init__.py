@@ -1,0 +1,1 @@
+"""Raster input/output: opening, band selection, scaling, grids and the probability raster."""
