@@ -1,0 +1,65 @@
+"""Argument helpers and a terminal progress bar shared by the sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+from unet_gis.errors import UserError
+from unet_gis.inference.progress import Progress
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", metavar="FILE",
+                        help="a .safetensors checkpoint (default: the bundled model)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+                        help="where the model runs (default: CUDA, then MPS, then CPU)")
+    parser.add_argument("--bands", type=parse_bands, metavar="B,B,B",
+                        help="1-based raster bands to feed the model (default: by colour "
+                             "interpretation, alpha skipped)")
+
+
+def parse_bands(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected band numbers like 1,2,3, got {text!r}") \
+            from None
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+class ProgressBar:
+    """A one-line terminal progress bar (redrawn in place on a TTY, sparse otherwise)."""
+
+    def __init__(self, label: str, stream: TextIO = sys.stderr, width: int = 28) -> None:
+        self.label, self.stream, self.width = label, stream, width
+        self.tty = stream.isatty()
+        self._last_percent = -10
+
+    def __call__(self, progress: Progress) -> None:
+        percent = int(progress.fraction * 100)
+        if not self.tty and percent - self._last_percent < 10 and progress.done < progress.total:
+            return
+        self._last_percent = percent
+        filled = int(self.width * progress.fraction)
+        bar = "#" * filled + "-" * (self.width - filled)
+        rate = f"{progress.pixels_per_s / 1e6:.2f} Mpx/s" if progress.pixels else ""
+        line = (f"{self.label} [{bar}] {progress.done}/{progress.total} {rate} "
+                f"ETA {format_duration(progress.eta_s)}")
+        self.stream.write(("\r" if self.tty else "") + line + ("" if self.tty else "\n"))
+        if self.tty and progress.done >= progress.total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise UserError(message)

@@ -1,0 +1,54 @@
+"""``unet-gis predict``: run the model over images and write probability rasters."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from unet_gis.cli.common import ProgressBar, add_model_arguments
+from unet_gis.errors import UserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "predict", help="segment images into probability rasters",
+        description="Run the U-Net with a sliding window over each IMAGE and write "
+                    "OUTDIR/<name>_probabilities.tif (one 0-255 band per class).")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", type=Path)
+    parser.add_argument("-o", "--outdir", required=True, type=Path, metavar="OUTDIR")
+    add_model_arguments(parser)
+    parser.add_argument("--tile", type=int, help="model input size in pixels (default: model's)")
+    parser.add_argument("--halo", type=int, help="pixels discarded on each tile side")
+    parser.add_argument("--batch-size", type=int, help="tiles per forward pass")
+    parser.add_argument("--aoi", metavar="BOX|FILE",
+                        help="minx,miny,maxx,maxy in the raster's CRS, or a vector file")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from unet_gis.inference.aoi import Aoi
+    from unet_gis.inference.engine import EngineOptions, default_output_path, predict
+    from unet_gis.model.checkpoint import load_checkpoint
+    from unet_gis.model.zoo import resolve_model_path
+
+    outdir: Path = args.outdir
+    if not outdir.is_dir():
+        raise UserError(f"The output folder {outdir} does not exist; create it first.")
+    model = load_checkpoint(resolve_model_path(args.model))
+    options = EngineOptions(device=args.device, tile=args.tile, halo=args.halo,
+                            batch_size=args.batch_size, bands=args.bands,
+                            aoi=Aoi.parse(args.aoi) if args.aoi else None,
+                            overwrite=args.overwrite)
+    for image in args.images:
+        output = default_output_path(image, outdir)
+        bar = None if args.quiet else ProgressBar(image.name)
+        result = predict(image, output, model, options, progress=bar)
+        for warning in result.warnings:
+            print(f"unet-gis: warning: {warning}", file=sys.stderr)
+        print(f"{image.name}: {result.width}x{result.height} px ({result.pixels / 1e6:.1f} Mpx) "
+              f"in {result.seconds:.1f} s = {result.megapixels_per_s:.2f} Mpx/s on "
+              f"{result.device}; {result.bands}; wrote {result.output}")
+    return 0
