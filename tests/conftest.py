@@ -1,0 +1,76 @@
+"""Shared fixtures: small generated GeoTIFFs and tiny models (never downloaded)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from rasterio.transform import from_origin
+
+from unet_gis.model.checkpoint import LoadedModel, save_checkpoint
+from unet_gis.model.spec import Architecture, ModelSpec, default_spec
+from unet_gis.model.unet import build_unet
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+torch.set_num_threads(2)
+
+UTM_11N = "EPSG:32611"
+# Las Vegas, like the bundled sample: 0.3 m in UTM, ~2.7e-6 degrees in EPSG:4326
+PROJECTED = {"crs": UTM_11N, "transform": from_origin(666000.0, 4012000.0, 0.3, 0.3)}
+GEOGRAPHIC = {"crs": "EPSG:4326", "transform": from_origin(-115.17, 36.24, 3.3e-6, 2.7e-6)}
+
+
+def write_geotiff(path: Path, data: np.ndarray, crs: Any = UTM_11N,
+                  transform: Any = PROJECTED["transform"], nodata: float | None = None,
+                  **profile: Any) -> Path:
+    """Write ``data`` (bands, rows, cols) as a GeoTIFF."""
+    if data.ndim == 2:
+        data = data[None]
+    params = {"driver": "GTiff", "width": data.shape[2], "height": data.shape[1],
+              "count": data.shape[0], "dtype": data.dtype, "crs": crs,
+              "transform": transform, "nodata": nodata}
+    params.update(profile)
+    with rasterio.open(path, "w", **params) as dst:
+        dst.write(data)
+    return path
+
+
+@pytest.fixture
+def make_geotiff(tmp_path: Path) -> Callable[..., Path]:
+    counter = iter(range(10_000))
+
+    def factory(data: np.ndarray, name: str | None = None, **kwargs: Any) -> Path:
+        return write_geotiff(tmp_path / (name or f"image_{next(counter)}.tif"), data, **kwargs)
+
+    return factory
+
+
+def random_rgb(height: int, width: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (3, height, width), dtype=np.uint8)
+
+
+def tiny_spec(**overrides: Any) -> ModelSpec:
+    params: dict[str, Any] = {"architecture": Architecture(base_width=4, depth=2,
+                                                           batch_norm=True),
+                              "tile": 128, "halo": 32}
+    params.update(overrides)
+    return default_spec(**params)
+
+
+@pytest.fixture
+def tiny_model() -> LoadedModel:
+    """A randomly initialised 2-level U-Net: fast, deterministic for a fixed seed."""
+    torch.manual_seed(0)
+    spec = tiny_spec()
+    return LoadedModel(build_unet(3, 2, spec.architecture).eval(), spec)
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path: Path, tiny_model: LoadedModel) -> Path:
+    return save_checkpoint(tmp_path / "tiny.safetensors", tiny_model.network, tiny_model.spec)
