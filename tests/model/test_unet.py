@@ -38,4 +38,4 @@ def test_receptive_field_reaches_across_levels() -> None:
     y[..., 0, 0] = 10.0
     with torch.no_grad():
         diff = (net(x) - net(y)).abs()
-    assert diff[..., 16, 16].item() > 0
+    assert diff[..., 16:, 16:].max().item() > 0
