@@ -39,9 +39,10 @@ def format_duration(seconds: float | None) -> str:
 class ProgressBar:
     """A one-line terminal progress bar (redrawn in place on a TTY, sparse otherwise)."""
 
-    def __init__(self, label: str, stream: TextIO = sys.stderr, width: int = 28) -> None:
-        self.label, self.stream, self.width = label, stream, width
-        self.tty = stream.isatty()
+    def __init__(self, label: str, stream: TextIO | None = None, width: int = 28) -> None:
+        self.label, self.width = label, width
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
         self._last_percent = -10
 
     def __call__(self, progress: Progress) -> None:

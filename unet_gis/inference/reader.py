@@ -84,8 +84,10 @@ class TileReader:
         try:
             valid = None
             if self.masked:
+                # like GDAL's dataset mask: a pixel is data when any chosen band has data
+                # (a pure-red pixel with nodata=0 is still a pixel)
                 masks = source.read_masks(unique, window=inner)
-                valid = np.all(masks > 0, axis=0)
+                valid = np.any(masks > 0, axis=0)
                 core_valid = self._core_part(valid, window, row0, col0)
                 if not core_valid.any():
                     return TileData(window, None, core_valid)

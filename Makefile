@@ -1,0 +1,25 @@
+# Developer set-up: `make run` (install + launch on the bundled sample), `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SAMPLE := resources/samples/spacenet_vegas_img0.tif
+
+.PHONY: install run test lint bench
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	# the CPU build of torch first, so nothing pulls a multi-GB CUDA build
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/unet-gis gui $(SAMPLE)
+
+test: install
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check unet_gis tests benchmarks
+	$(VENV)/bin/mypy unet_gis
