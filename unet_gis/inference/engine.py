@@ -231,8 +231,8 @@ def _pipeline(reader: TileReader, writer: _Writer, network: torch.nn.Module,
             else:
                 batch.append(item)
             if batch and (len(batch) == batch_size or not reads):
-                for tile_data, probabilities in zip(batch, _infer(network, device, batch,
-                                                                  batch_size), strict=True):
+                for tile_data, probabilities in zip(batch, infer_tiles(network, device, batch,
+                                                                       batch_size), strict=True):
                     submit_write(tile_data.window.core, probabilities, tile_data.core_valid)
                 reporter.advance(len(batch), sum(_pixels(t.window.core) for t in batch))
                 batch = []
@@ -255,7 +255,7 @@ def _touches(core: Window, geometry: object, grid: object) -> bool:
     return bool(geometry.intersects(box(*bounds)))  # type: ignore[attr-defined]
 
 
-def _infer(network: torch.nn.Module, device: DeviceChoice, batch: list[TileData],
+def infer_tiles(network: torch.nn.Module, device: DeviceChoice, batch: list[TileData],
            batch_size: int) -> list[np.ndarray]:
     """Run one batch; return each tile's core probabilities as uint8 (0-255)."""
     stacked = torch.from_numpy(np.stack([t.image for t in batch]))  # type: ignore[misc]
