@@ -1,0 +1,112 @@
+"""Road centerlines: skeleton per tile, a graph of lines across the whole raster.
+
+Per tile (core + margin): close gaps narrower than ``gap`` (a disk closing done with two
+distance transforms), fill small holes (cars on the road would otherwise make loops),
+skeletonize, and turn the skeleton pixels of the *core* into lines.  Every pair of
+8-neighbouring skeleton pixels is a segment between pixel centres (a diagonal step is
+dropped when an L-shaped pair of 4-steps already joins the two pixels, so staircases do
+not look like junctions); a segment that leaves the core stops at the midpoint between the
+two pixels.  The neighbouring tile, which sees the same skeleton thanks to the margin,
+stops at the bit-identical midpoint, so lines from different tiles join exactly.
+
+The lines then go into a :class:`RoadGraph` (see :mod:`unet_gis.vector.road_graph`),
+which stitches them, prunes spurs, merges junction clusters, extends dead ends to the road
+end, bridges small gaps, drops short fragments and simplifies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from scipy import ndimage
+from skimage.morphology import skeletonize
+
+from unet_gis.vector.masks import BoolArray, ByteArray, Tile, fill_small_holes
+
+FloatArray = NDArray[np.float64]
+Node = tuple[float, float]
+
+#: 8-neighbour steps visited once each: right, down, down-right, down-left.
+_STEPS = ((0, 1), (1, 0), (1, 1), (1, -1))
+
+
+@dataclass
+class LinePieces:
+    """Lines from all tiles, with probability sums/counts and road half-widths at ends."""
+
+    coords: list[FloatArray] = field(default_factory=list)
+    sums: list[float] = field(default_factory=list)
+    counts: list[float] = field(default_factory=list)
+    half_width: dict[Node, float] = field(default_factory=dict)
+
+
+def close_gaps(mask: BoolArray, radius: float) -> BoolArray:
+    """Morphological closing with a disk of ``radius`` pixels (exact, via distance maps)."""
+    if radius < 1:
+        return mask
+    dilated = ndimage.distance_transform_edt(~mask) <= radius
+    return np.asarray(ndimage.distance_transform_edt(dilated) > radius) | mask
+
+
+def _pixel_segments(skel: BoolArray, tile: Tile) -> FloatArray:
+    """``(k, 2, 2)`` segments (x, y) between neighbouring skeleton pixels of the core."""
+    pad = np.pad(skel, 1)
+    rr, cc = np.nonzero(skel)
+    pr, pc = rr + 1, cc + 1  # indices into ``pad``
+    rows, cols = tile.core_slices
+    in_core = (rr >= rows.start) & (rr < rows.stop) & (cc >= cols.start) & (cc < cols.stop)
+    segments = []
+    for dr, dc in _STEPS:
+        linked = pad[pr + dr, pc + dc]
+        if dr and dc:  # diagonal: redundant next to an L of two 4-steps
+            linked &= ~(pad[pr, pc + dc] | pad[pr + dr, pc])
+        r, c = rr[linked], cc[linked]
+        qr, qc = r + dr, c + dc
+        p_core = in_core[linked]
+        q_core = (qr >= rows.start) & (qr < rows.stop) & (qc >= cols.start) & (qc < cols.stop)
+        p = np.column_stack([c + 0.5, r + 0.5])
+        q = np.column_stack([qc + 0.5, qr + 0.5])
+        mid = (p + q) / 2
+        start = np.where(p_core[:, None], p, mid)
+        end = np.where(q_core[:, None], q, mid)
+        keep = p_core | q_core
+        segments.append(np.stack([start[keep], end[keep]], axis=1))
+    out = np.concatenate(segments)
+    out[:, :, 0] += tile.col0
+    out[:, :, 1] += tile.row0
+    return out
+
+
+def skeleton_lines(mask: BoolArray, prob: ByteArray, tile: Tile, gap_px: float,
+                   hole_px: float, out: LinePieces) -> None:
+    """Add the centerline pieces of ``tile``'s core to ``out``."""
+    if not mask.any():
+        return
+    mask = fill_small_holes(close_gaps(mask, gap_px / 2), hole_px)
+    skel = skeletonize(mask)
+    if not skel[tile.core_slices].any():
+        return
+    segments = _pixel_segments(skel, tile)
+    if len(segments) == 0:
+        return
+    merged = shapely.line_merge(shapely.multilinestrings(shapely.linestrings(segments)))
+    lines = shapely.get_parts(merged)
+    coords, index = shapely.get_coordinates(lines, return_index=True)
+    r = np.floor(coords[:, 1]).astype(np.intp) - tile.row0
+    c = np.floor(coords[:, 0]).astype(np.intp) - tile.col0
+    values = prob[r, c].astype(np.float64) / 255.0
+    sums = np.bincount(index, weights=values, minlength=len(lines))
+    counts = np.bincount(index, minlength=len(lines)).astype(np.float64)
+    distance = ndimage.distance_transform_edt(mask)
+    splits = np.flatnonzero(np.diff(index)) + 1
+    for i, line in enumerate(np.split(coords, splits)):
+        out.coords.append(line)
+        out.sums.append(float(sums[i]))
+        out.counts.append(float(counts[i]))
+        for x, y in (line[0], line[-1]):
+            if x % 1 == 0.5 and y % 1 == 0.5:  # a pixel centre, not a seam midpoint
+                out.half_width[(x, y)] = float(
+                    distance[int(y) - tile.row0, int(x) - tile.col0])

@@ -1,0 +1,95 @@
+"""The class mask GeoTIFF: one uint8 band of class ids, for users who want rasters.
+
+Class id ``i`` is the ``i``-th class of the probability raster (band ``i``), 0 is
+background and 255 nodata.  Classes may overlap (a car on a road): where several classes
+are above their thresholds the pixel takes the class that comes first in
+:data:`PRIORITY` (vehicle over road: the small object on top of the surface it stands
+on), then classes not listed there in band order.  The file is tiled, deflated, has a
+colour table and nearest-neighbour overviews, and is written atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import rasterio
+from rasterio.enums import MaskFlags, Resampling
+from rasterio.io import DatasetReader
+from rasterio.windows import Window
+
+from unet_gis.fileio import atomic_path, check_output_path
+from unet_gis.inference.progress import CancelToken, ProgressCallback, ProgressReporter, check
+from unet_gis.raster.probability import ProbabilityInfo
+from unet_gis.vector.masks import threshold
+
+if TYPE_CHECKING:
+    from unet_gis.vector.vectorize import VectorSummary
+
+PRIORITY = ("vehicle", "road")
+NODATA = 255
+BLOCK = 512
+
+
+def paint_order(names: list[str]) -> list[str]:
+    """Classes from lowest to highest priority (the last painted wins)."""
+    ranked = sorted(names, key=lambda n: (PRIORITY.index(n) if n in PRIORITY
+                                          else len(PRIORITY) + names.index(n)))
+    return ranked[::-1]
+
+
+def write_class_mask(dataset: DatasetReader, info: ProbabilityInfo,
+                     thresholds: Mapping[str, float], out_path: Path, overwrite: bool,
+                     window: int, progress: ProgressCallback | None = None,
+                     cancel: CancelToken | None = None) -> VectorSummary:
+    """Write the class-id mask of ``dataset`` (an open probability raster) to ``out_path``."""
+    from unet_gis.vector.vectorize import VectorSummary
+
+    check_output_path(out_path, overwrite, (Path(dataset.name),))
+    order = paint_order(list(thresholds))
+    size = max(BLOCK, window // BLOCK * BLOCK)
+    profile = {
+        "driver": "GTiff", "width": dataset.width, "height": dataset.height, "count": 1,
+        "dtype": "uint8", "crs": dataset.crs, "transform": dataset.transform,
+        "nodata": NODATA, "tiled": True, "blockxsize": BLOCK, "blockysize": BLOCK,
+        "compress": "deflate", "BIGTIFF": "IF_SAFER",
+    }
+    has_nodata = MaskFlags.all_valid not in dataset.mask_flag_enums[0]
+    rows = range(0, dataset.height, size)
+    cols = range(0, dataset.width, size)
+    reporter = ProgressReporter("mask", len(rows) * len(cols) + 1, progress)
+    counts = dict.fromkeys(order, 0)
+    with atomic_path(out_path) as tmp:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write_colormap(1, {0: (0, 0, 0, 0), NODATA: (0, 0, 0, 0), **{
+                info.band_of(c.name): (*c.color, 255) for c in info.classes}})
+            dst.update_tags(**{f"CLASS_{i}": name for i, name in
+                               enumerate(info.class_names, start=1)})
+            dst.update_tags(UNET_GIS_PRIORITY=",".join(reversed(order)))
+            for row in rows:
+                for col in cols:
+                    check(cancel)
+                    win = Window(col, row, min(size, dataset.width - col),
+                                 min(size, dataset.height - row))
+                    ids = np.zeros((int(win.height), int(win.width)), dtype=np.uint8)
+                    for cls in order:
+                        band = info.band_of(cls)
+                        hit = threshold(dataset.read(band, window=win), thresholds[cls])
+                        ids[hit] = band
+                    if has_nodata:
+                        ids[dataset.read_masks(1, window=win) == 0] = NODATA
+                    for cls in order:
+                        counts[cls] += int(np.count_nonzero(ids == info.band_of(cls)))
+                    dst.write(ids, 1, window=win)
+                    reporter.advance(pixels=ids.size)
+            factors = [f for f in (2, 4, 8, 16, 32, 64) if max(dst.width, dst.height) // f >= 256]
+            if factors:
+                dst.build_overviews(factors, Resampling.nearest)
+        check(cancel)
+    reporter.advance()
+    messages = tuple(f"Nothing of class {c!r} at or above {thresholds[c]:.2f}."
+                     for c, n in counts.items() if n == 0)
+    return VectorSummary(features={f"{c}_pixels": n for c, n in counts.items()},
+                         outputs=(out_path,), messages=messages)

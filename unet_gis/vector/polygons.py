@@ -1,0 +1,198 @@
+"""Class masks to polygons, tile by tile, merged across seams.
+
+*Regions* (roads and any class without instances) are polygonised per core window;
+pieces that touch a seam are kept aside and merged with their neighbours at the end, so
+no polygon is split at an invisible tile edge.  *Instances* (vehicles) are split where
+they touch (distance transform, h-maxima seeds, watershed) on the whole tile, and each
+instance is kept by the tile whose core holds its centroid, so it is produced once and
+whole as long as it is smaller than the margin.
+
+All geometries are in global pixel coordinates (see :mod:`unet_gis.vector.measure`).
+Each piece carries the sum and count of its probabilities so that merged pieces get the
+exact mean probability (``score``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from affine import Affine
+from numpy.typing import NDArray
+from rasterio.features import shapes
+from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from skimage.morphology import h_maxima
+from skimage.segmentation import watershed
+
+from unet_gis.vector.masks import BoolArray, ByteArray, Tile
+from unet_gis.vector.measure import GeomArray
+
+FloatArray = NDArray[np.float64]
+
+#: Height (in pixels of distance to the background) a ridge between two touching
+#: instances must drop by for them to be split; one pixel ignores staircase noise.
+SPLIT_DEPTH_PX = 1.0
+
+
+@dataclass
+class Pieces:
+    """Polygons with the probability sum and pixel count behind each (a growing table)."""
+
+    geoms: list[GeomArray] = field(default_factory=list)
+    sums: list[FloatArray] = field(default_factory=list)
+    counts: list[FloatArray] = field(default_factory=list)
+
+    def add(self, geoms: GeomArray, sums: FloatArray, counts: FloatArray) -> None:
+        if len(geoms):
+            self.geoms.append(geoms)
+            self.sums.append(sums)
+            self.counts.append(counts)
+
+    def arrays(self) -> tuple[GeomArray, FloatArray, FloatArray]:
+        if not self.geoms:
+            return np.empty(0, dtype=object), np.empty(0), np.empty(0)
+        return (np.concatenate(self.geoms), np.concatenate(self.sums),
+                np.concatenate(self.counts))
+
+
+def _polygonise(labels: NDArray[np.int32], row0: int, col0: int,
+                count: int) -> GeomArray:
+    """One (multi)polygon per label 1..count, in global pixel coordinates."""
+    parts: list[list[shapely.Geometry]] = [[] for _ in range(count + 1)]
+    for geojson, value in shapes(labels, mask=labels > 0, connectivity=4,
+                                 transform=Affine.translation(col0, row0)):
+        parts[int(value)].append(shapely.geometry.shape(geojson))
+    out = np.empty(count, dtype=object)
+    for i in range(1, count + 1):
+        out[i - 1] = parts[i][0] if len(parts[i]) == 1 else shapely.union_all(parts[i])
+    return out
+
+
+def _label_stats(labels: NDArray[np.int32], prob: ByteArray,
+                 count: int) -> tuple[FloatArray, FloatArray]:
+    flat = labels.ravel()
+    sums = np.bincount(flat, weights=prob.ravel().astype(np.float64), minlength=count + 1)
+    counts = np.bincount(flat, minlength=count + 1).astype(np.float64)
+    return sums[1:] / 255.0, counts[1:]
+
+
+def region_pieces(mask: BoolArray, prob: ByteArray, tile: Tile, closed: Pieces,
+                  open_: Pieces) -> None:
+    """Polygonise the core of ``tile``; pieces touching a seam go to ``open_``."""
+    rows, cols = tile.core_slices
+    core_mask, core_prob = mask[rows, cols], prob[rows, cols]
+    if not core_mask.any():
+        return
+    labels, count = ndimage.label(core_mask)
+    labels = labels.astype(np.int32)
+    geoms = _polygonise(labels, int(tile.core.row_off), int(tile.core.col_off), count)
+    sums, counts = _label_stats(labels, core_prob, count)
+    top, bottom, left, right = tile.open_sides
+    edges = [edge for edge, is_open in ((labels[0], top), (labels[-1], bottom),
+                                        (labels[:, 0], left), (labels[:, -1], right))
+             if is_open]
+    on_seam = np.zeros(count + 1, dtype=bool)
+    if edges:
+        on_seam[np.unique(np.concatenate(edges))] = True
+    seam = on_seam[1:]
+    closed.add(geoms[~seam], sums[~seam], counts[~seam])
+    open_.add(geoms[seam], sums[seam], counts[seam])
+
+
+def instance_pieces(mask: BoolArray, prob: ByteArray, tile: Tile, out: Pieces) -> None:
+    """Split touching instances on the whole tile; keep those centred in the core."""
+    if not mask[tile.core_slices].any():
+        return
+    distance = ndimage.distance_transform_edt(mask)
+    seeds, _ = ndimage.label(h_maxima(distance, SPLIT_DEPTH_PX))
+    labels = watershed(-distance, seeds, mask=mask).astype(np.int32)
+    count = int(labels.max())
+    if count == 0:
+        return
+    flat = labels.ravel()
+    rr, cc = np.indices(labels.shape)
+    n = np.bincount(flat, minlength=count + 1)[1:].astype(np.float64)
+    safe_n = np.maximum(n, 1.0)
+    row_c = np.bincount(flat, weights=rr.ravel(), minlength=count + 1)[1:] / safe_n
+    col_c = np.bincount(flat, weights=cc.ravel(), minlength=count + 1)[1:] / safe_n
+    rows, cols = tile.core_slices
+    keep = ((n > 0) & (row_c + 0.5 >= rows.start) & (row_c + 0.5 < rows.stop)
+            & (col_c + 0.5 >= cols.start) & (col_c + 0.5 < cols.stop))
+    if not keep.any():
+        return
+    new_id = np.zeros(count + 1, dtype=np.int32)
+    new_id[1:][keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    kept = new_id[labels]
+    kept_count = int(keep.sum())
+    geoms = _polygonise(kept, tile.row0, tile.col0, kept_count)
+    sums, counts = _label_stats(kept, prob, kept_count)
+    out.add(geoms, sums, counts)
+
+
+def merge_pieces(geoms: GeomArray, sums: FloatArray,
+                 counts: FloatArray) -> tuple[GeomArray, FloatArray, FloatArray]:
+    """Union pieces that share an edge (cut by a seam); add up their statistics."""
+    n = len(geoms)
+    if n < 2:
+        return geoms, sums, counts
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    pair = left < right
+    left, right = left[pair], right[pair]
+    # share a boundary line, not just a corner point (4-connectivity, like the tiles)
+    shared = shapely.relate_pattern(geoms[left], geoms[right], "****1****")
+    left, right = left[shared], right[shared]
+    graph = coo_matrix((np.ones(len(left)), (left, right)), shape=(n, n))
+    groups, group_of = connected_components(graph, directed=False)
+    order = np.argsort(group_of, kind="stable")
+    bounds = np.searchsorted(group_of[order], np.arange(groups + 1))
+    merged = np.empty(groups, dtype=object)
+    for g in range(groups):
+        members = order[bounds[g]:bounds[g + 1]]
+        merged[g] = (geoms[members[0]] if len(members) == 1
+                     else shapely.union_all(geoms[members]))
+    merged_sums = np.bincount(group_of, weights=sums, minlength=groups).astype(np.float64)
+    merged_counts = np.bincount(group_of, weights=counts, minlength=groups).astype(np.float64)
+    return merged, merged_sums, merged_counts
+
+
+def _fill_holes(geom: shapely.Geometry, max_area: float) -> shapely.Geometry:
+    """``geom`` without the holes smaller than ``max_area``."""
+    if isinstance(geom, shapely.MultiPolygon):
+        return shapely.MultiPolygon([_fill_holes(p, max_area) for p in geom.geoms])
+    holes = [ring for ring in geom.interiors if shapely.Polygon(ring).area >= max_area]
+    return shapely.Polygon(geom.exterior, holes)
+
+
+def clean_polygons(geoms: GeomArray, scores: FloatArray, min_area_px: float,
+                   simplify_px: float) -> tuple[GeomArray, FloatArray]:
+    """Fill small holes, drop specks, simplify edge-matched, keep valid polygons only.
+
+    Returns single polygons (multi-part results are exploded, each part keeping the
+    score of its feature).  Simplification uses coverage simplification, so polygons that
+    share an edge (split vehicles) still share it afterwards.
+    """
+    if len(geoms) == 0:
+        return geoms, scores
+    holed = shapely.get_num_interior_rings(geoms) > 0
+    if min_area_px > 0 and holed.any():
+        geoms = geoms.copy()
+        for i in np.flatnonzero(holed):
+            geoms[i] = _fill_holes(geoms[i], min_area_px)
+    big = shapely.area(geoms) >= max(min_area_px, 1e-9)
+    geoms, scores = geoms[big], scores[big]
+    if simplify_px > 0 and len(geoms):
+        if shapely.coverage_is_valid(shapely.GeometryCollection(list(geoms))):
+            geoms = shapely.coverage_simplify(geoms, simplify_px)
+        else:
+            geoms = shapely.simplify(geoms, simplify_px, preserve_topology=True)
+    bad = ~shapely.is_valid(geoms)
+    if bad.any():
+        geoms = geoms.copy()
+        geoms[bad] = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
+    parts, index = shapely.get_parts(geoms, return_index=True)
+    polygonal = (shapely.get_type_id(parts) == shapely.GeometryType.POLYGON) & (
+        shapely.area(parts) > 0)
+    return np.asarray(parts[polygonal], dtype=object), scores[index[polygonal]]

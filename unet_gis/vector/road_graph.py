@@ -1,0 +1,219 @@
+"""A graph of centerline edges that meet exactly at shared junction vertices.
+
+Nodes are endpoint coordinates (in pixels); an edge is a polyline between two nodes (the
+same node twice for a loop).  The clean-up steps are those of a careful manual digitiser:
+stitch pieces through degree-2 nodes, prune short spurs, merge junction clusters into one
+vertex, extend dead ends to the end of the road, bridge small gaps, drop short fragments,
+simplify with the ends fixed (so junction vertices stay shared).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from unet_gis.vector.measure import GeomArray
+
+FloatArray = NDArray[np.float64]
+Node = tuple[float, float]
+
+
+def _node(point: FloatArray) -> Node:
+    return (float(point[0]), float(point[1]))
+
+
+def _length(coords: FloatArray) -> float:
+    return float(np.hypot(*np.diff(coords, axis=0).T).sum())
+
+
+class RoadGraph:
+    """Mutable edge list with a node index rebuilt after each structural change."""
+
+    def __init__(self) -> None:
+        self.coords: dict[int, FloatArray] = {}
+        self.sums: dict[int, float] = {}
+        self.counts: dict[int, float] = {}
+        self._ends: dict[Node, list[int]] = defaultdict(list)
+        self._next = 0
+
+    def add(self, coords: FloatArray, psum: float = 0.0, count: float = 0.0) -> int:
+        edge = self._next
+        self._next += 1
+        self.coords[edge], self.sums[edge], self.counts[edge] = coords, psum, count
+        self._ends[_node(coords[0])].append(edge)
+        self._ends[_node(coords[-1])].append(edge)
+        return edge
+
+    def remove(self, edge: int) -> None:
+        coords = self.coords.pop(edge)
+        del self.sums[edge], self.counts[edge]
+        for end in (_node(coords[0]), _node(coords[-1])):
+            self._ends[end].remove(edge)
+            if not self._ends[end]:
+                del self._ends[end]
+
+    def degree(self, node: Node) -> int:
+        return len(self._ends.get(node, ()))
+
+    def nodes(self) -> list[Node]:
+        return list(self._ends)
+
+    def __len__(self) -> int:
+        return len(self.coords)
+
+    def merge_degree2(self) -> None:
+        """Join the two edges at every node of degree 2 into one (loops stay loops)."""
+        for node in self.nodes():
+            edges = self._ends.get(node, [])
+            if len(edges) != 2 or edges[0] == edges[1]:
+                continue
+            a, b = edges
+            ca, cb = self.coords[a], self.coords[b]
+            if _node(ca[-1]) != node:
+                ca = ca[::-1]
+            if _node(cb[0]) != node:
+                cb = cb[::-1]
+            psum, count = self.sums[a] + self.sums[b], self.counts[a] + self.counts[b]
+            self.remove(a)
+            self.remove(b)
+            self.add(np.concatenate([ca, cb[1:]]), psum, count)
+
+    def _is_spur(self, edge: int, max_px: float) -> bool:
+        coords = self.coords[edge]
+        degrees = sorted((self.degree(_node(coords[0])), self.degree(_node(coords[-1]))))
+        return degrees[0] == 1 and degrees[1] >= 3 and _length(coords) < max_px
+
+    def prune_spurs(self, max_px: float, passes: int = 3) -> None:
+        """Remove dead-end branches shorter than ``max_px`` hanging off a junction."""
+        for _ in range(passes):
+            spurs = [e for e in self.coords if self._is_spur(e, max_px)]
+            if not spurs:
+                return
+            for edge in spurs:
+                self.remove(edge)
+            self.merge_degree2()
+
+    def contract_junctions(self, half_width: dict[Node, float], min_px: float) -> None:
+        """Merge junctions joined by an edge shorter than the road's half-width there.
+
+        A skeleton crossing is often two or four junction pixels a few pixels apart; the
+        user expects one junction vertex where the roads meet.
+        """
+        parent: dict[Node, Node] = {}
+
+        def find(node: Node) -> Node:
+            while parent.get(node, node) != node:
+                node = parent[node]
+            return node
+
+        short = []
+        for edge, coords in self.coords.items():
+            a, b = _node(coords[0]), _node(coords[-1])
+            if a == b or self.degree(a) < 3 or self.degree(b) < 3:
+                continue
+            reach = max(min_px, min(half_width.get(a, 0.0), half_width.get(b, 0.0)))
+            if _length(coords) <= reach:
+                short.append(edge)
+                parent[find(a)] = find(b)
+        if not short:
+            return
+        for edge in short:
+            self.remove(edge)
+        clusters: dict[Node, list[Node]] = defaultdict(list)
+        for node in parent:
+            clusters[find(node)].append(node)
+        moved = {node: members for members in clusters.values() for node in members}
+        for edge, coords in list(self.coords.items()):
+            ends = [_node(coords[0]), _node(coords[-1])]
+            if not any(end in moved for end in ends):
+                continue
+            new = coords.copy()
+            for i, end in zip((0, -1), ends, strict=True):
+                if end in moved:
+                    new[i] = np.mean(np.array(moved[end]), axis=0)
+            psum, count = self.sums[edge], self.counts[edge]
+            self.remove(edge)
+            self.add(new, psum, count)
+        self.merge_degree2()
+
+    def dead_ends(self) -> list[tuple[Node, int]]:
+        return [(node, edges[0]) for node, edges in self._ends.items() if len(edges) == 1]
+
+    def extend_dead_ends(self, half_width: dict[Node, float]) -> None:
+        """Extend each dead end by the road's half-width there, to the end of the road.
+
+        A skeleton stops about half a road width short of the road's end.
+        """
+        for node, _ in self.dead_ends():
+            reach = half_width.get(node, 0.0) - 0.5
+            if reach <= 0:
+                continue
+            edge = self._ends[node][0]  # an edge with two dead ends is replaced once
+            coords = self.coords[edge]
+            if _node(coords[-1]) != node:
+                coords = coords[::-1]
+            steps = np.hypot(*np.diff(coords, axis=0).T)[::-1].cumsum()
+            back = int(np.searchsorted(steps, max(3.0, 2 * reach)))
+            direction = coords[-1] - coords[max(len(coords) - 2 - back, 0)]
+            norm = float(np.hypot(*direction))
+            if norm == 0:
+                continue
+            tip = coords[-1] + direction / norm * reach
+            psum, count = self.sums[edge], self.counts[edge]
+            self.remove(edge)
+            self.add(np.vstack([coords, tip]), psum, count)
+
+    def bridge_gaps(self, max_px: float) -> None:
+        """Join pairs of dead ends closer than ``max_px``, nearest pairs first."""
+        ends = self.dead_ends()
+        if len(ends) < 2 or max_px <= 0:
+            return
+        points = shapely.points(np.array([node for node, _ in ends]))
+        left, right = shapely.STRtree(points).query(points, predicate="dwithin",
+                                                    distance=max_px)
+        pair = left < right
+        left, right = left[pair], right[pair]
+        gaps = shapely.distance(points[left], points[right])
+        for i in np.argsort(gaps, kind="stable"):
+            (a, ea), (b, eb) = ends[left[i]], ends[right[i]]
+            if ea == eb or self.degree(a) != 1 or self.degree(b) != 1:
+                continue
+            self.add(np.array([a, b]))
+        self.merge_degree2()
+
+    def drop_short_components(self, min_px: float) -> None:
+        """Remove connected pieces of network whose total length is below ``min_px``."""
+        parent: dict[Node, Node] = {}
+
+        def find(node: Node) -> Node:
+            while parent.get(node, node) != node:
+                parent[node] = parent.get(parent[node], parent[node])
+                node = parent[node]
+            return node
+
+        for coords in self.coords.values():
+            a, b = find(_node(coords[0])), find(_node(coords[-1]))
+            if a != b:
+                parent[a] = b
+        total: dict[Node, float] = defaultdict(float)
+        for coords in self.coords.values():
+            total[find(_node(coords[0]))] += _length(coords)
+        for edge, coords in list(self.coords.items()):
+            if total[find(_node(coords[0]))] < min_px:
+                self.remove(edge)
+
+    def lines(self, simplify_px: float) -> tuple[GeomArray, FloatArray]:
+        """The edges as LineStrings (ends kept exactly) and their mean probability."""
+        edges = list(self.coords)
+        if not edges:
+            return np.empty(0, dtype=object), np.empty(0)
+        lines = shapely.linestrings([self.coords[e] for e in edges])
+        if simplify_px > 0:
+            lines = shapely.simplify(lines, simplify_px, preserve_topology=False)
+        counts = np.array([self.counts[e] for e in edges])
+        sums = np.array([self.sums[e] for e in edges])
+        scores = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+        return np.asarray(lines, dtype=object), scores

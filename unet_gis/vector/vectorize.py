@@ -1,0 +1,142 @@
+"""``vectorize``: a probability raster to GIS layers, tile by tile, with progress and cancel.
+
+Layers: ``vehicles`` (one polygon per vehicle, touching vehicles split), ``roads`` (the
+road surface), ``road_centerlines`` (a graph of lines meeting at junction vertices),
+optionally ``vehicle_points`` (centroids); any other class of the raster becomes a
+polygon layer named after it.  Attributes: ``class``, ``area_m2`` / ``length_m`` measured
+in metres (see :mod:`unet_gis.vector.measure`) and ``score``, the mean probability.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from unet_gis.errors import UserError
+from unet_gis.inference.progress import CancelToken, ProgressCallback, ProgressReporter, check
+from unet_gis.raster.probability import ProbabilityInfo, open_probability_raster
+from unet_gis.vector.centerlines import LinePieces, skeleton_lines
+from unet_gis.vector.export import MASK_FORMAT, check_outputs, resolve_format, write_layers
+from unet_gis.vector.layers import INSTANCE_CLASSES, LINEAR_CLASSES, LayerBuilder, layer_names
+from unet_gis.vector.mask_raster import write_class_mask
+from unet_gis.vector.masks import iter_tiles, read_tile, threshold, tile_count
+from unet_gis.vector.measure import georef_of
+from unet_gis.vector.polygons import Pieces, instance_pieces, region_pieces
+
+#: Holes in the road mask smaller than this are filled before skeletonizing (cars, noise),
+#: so they do not turn into little loops in the centerlines.
+CENTERLINE_HOLE_M2 = 50.0
+
+
+@dataclass(frozen=True)
+class VectorizeOptions:
+    """What to extract and how; lengths in metres, areas in square metres.
+
+    ``classes=None`` takes every class of the raster; ``thresholds`` overrides the
+    raster's default thresholds per class name.  ``window`` is the tile core in pixels,
+    ``margin`` the context added around it (must exceed the largest vehicle and half the
+    widest road, in pixels).
+    """
+
+    classes: tuple[str, ...] | None = None
+    thresholds: tuple[tuple[str, float], ...] = ()
+    centerlines: bool = True
+    points: bool = False
+    min_area_m2: float = 2.0
+    simplify_m: float = 0.3
+    spur_m: float = 8.0
+    gap_m: float = 2.0
+    min_length_m: float = 10.0
+    format: str | None = None
+    overwrite: bool = False
+    window: int = 1024
+    margin: int = 64
+
+    def __post_init__(self) -> None:
+        for label in ("min_area_m2", "simplify_m", "spur_m", "gap_m", "min_length_m"):
+            if getattr(self, label) < 0:
+                raise UserError(f"{label} must not be negative.")
+        if self.window < 16 or self.margin < 0:
+            raise UserError("The window must be at least 16 pixels and the margin >= 0.")
+
+
+@dataclass(frozen=True)
+class VectorSummary:
+    """What was written: counts and measures for the summary line, and any warnings."""
+
+    vehicles: int = 0
+    road_area_m2: float = 0.0
+    centerline_km: float = 0.0
+    pixel_units: bool = False
+    features: dict[str, int] = field(default_factory=dict)
+    outputs: tuple[Path, ...] = ()
+    messages: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        if self.pixel_units:
+            return (f"{self.vehicles} vehicles, road area {self.road_area_m2:,.0f} px², "
+                    f"centerlines {self.centerline_km * 1000:,.0f} px (pixel units)")
+        return (f"{self.vehicles} vehicles, road area {self.road_area_m2:,.0f} m², "
+                f"centerlines {self.centerline_km:,.2f} km")
+
+
+def _select(info: ProbabilityInfo, options: VectorizeOptions) -> dict[str, float]:
+    """Class name -> threshold, checking every name against the raster."""
+    names = options.classes or info.class_names
+    for name in (*names, *(n for n, _ in options.thresholds)):
+        info.band_of(name)
+    chosen = {c.name: c.threshold for c in info.classes if c.name in names}
+    for name, value in options.thresholds:
+        if name in chosen:
+            chosen[name] = value
+    return chosen
+
+
+def vectorize(prob_path: str | Path, out_path: str | Path,
+              options: VectorizeOptions | None = None,
+              progress: ProgressCallback | None = None,
+              cancel: CancelToken | None = None) -> VectorSummary:
+    """Extract vector layers (or a class-id mask for ``.tif``) from a probability raster."""
+    options = options or VectorizeOptions()
+    prob_path, out_path = Path(prob_path), Path(out_path)
+    fmt = resolve_format(out_path, options.format)
+    dataset, info = open_probability_raster(prob_path)
+    with dataset:
+        thresholds = _select(info, options)
+        if fmt == MASK_FORMAT:
+            return write_class_mask(dataset, info, thresholds, out_path, options.overwrite,
+                                    options.window, progress, cancel)
+        names = layer_names(thresholds, options.centerlines, options.points)
+        check_outputs(out_path, fmt, names, options.overwrite, (prob_path,))
+        georef = georef_of(dataset, info.pixel_space)
+        if georef.pixel_space and fmt == "geojson":
+            raise UserError(f"{prob_path.name} has no coordinate system, and GeoJSON must "
+                            "be longitude/latitude; write a GeoPackage or Shapefile instead.")
+        bands = [info.band_of(name) for name in thresholds]
+        regions = {n: (Pieces(), Pieces()) for n in thresholds if n not in INSTANCE_CLASSES}
+        instances = {n: Pieces() for n in thresholds if n in INSTANCE_CLASSES}
+        lines = {n: LinePieces() for n in thresholds
+                 if n in LINEAR_CLASSES and options.centerlines}
+        gap_px = georef.px(options.gap_m)
+        hole_px = georef.px2(CENTERLINE_HOLE_M2)
+        reporter = ProgressReporter("vectorizing", tile_count(
+            dataset.width, dataset.height, options.window) + 1, progress)
+        for tile in iter_tiles(dataset.width, dataset.height, options.window,
+                               options.margin):
+            check(cancel)
+            block = read_tile(dataset, bands, tile)
+            for prob, (name, value) in zip(block, thresholds.items(), strict=True):
+                mask = threshold(prob, value)
+                if name in instances:
+                    instance_pieces(mask, prob, tile, instances[name])
+                else:
+                    region_pieces(mask, prob, tile, *regions[name])
+                if name in lines:
+                    skeleton_lines(mask, prob, tile, gap_px, hole_px, lines[name])
+            reporter.advance(pixels=tile.pixels)
+        builder = LayerBuilder(georef, options, thresholds, cancel)
+        layers = builder.build(regions, instances, lines)
+        check(cancel)
+        outputs = write_layers(out_path, fmt, layers, options.overwrite, cancel)
+        reporter.advance()
+    return builder.summary(tuple(outputs))
