@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
@@ -13,11 +12,9 @@ from unet_gis.inference.progress import CancelToken, check
 from unet_gis.vector.centerlines import LinePieces
 from unet_gis.vector.export import Layer
 from unet_gis.vector.measure import GeomArray, Georef
+from unet_gis.vector.options import VectorizeOptions, VectorSummary
 from unet_gis.vector.polygons import FloatArray, Pieces, clean_polygons, merge_pieces
 from unet_gis.vector.road_graph import RoadGraph
-
-if TYPE_CHECKING:
-    from unet_gis.vector.vectorize import VectorizeOptions, VectorSummary
 
 #: Classes whose objects are counted one by one (touching objects are split).
 INSTANCE_CLASSES = frozenset({"vehicle"})
@@ -133,8 +130,6 @@ class LayerBuilder:
         return self.layers
 
     def summary(self, outputs: tuple[Path, ...]) -> VectorSummary:
-        from unet_gis.vector.vectorize import VectorSummary
-
         tables = {layer.name: layer.frame for layer in self.layers}
         vehicles = tables.get("vehicles")
         roads = tables.get("roads")

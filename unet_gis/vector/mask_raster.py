@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import rasterio
@@ -24,9 +23,7 @@ from unet_gis.fileio import atomic_path, check_output_path
 from unet_gis.inference.progress import CancelToken, ProgressCallback, ProgressReporter, check
 from unet_gis.raster.probability import ProbabilityInfo
 from unet_gis.vector.masks import threshold
-
-if TYPE_CHECKING:
-    from unet_gis.vector.vectorize import VectorSummary
+from unet_gis.vector.options import VectorSummary
 
 PRIORITY = ("vehicle", "road")
 NODATA = 255
@@ -45,8 +42,6 @@ def write_class_mask(dataset: DatasetReader, info: ProbabilityInfo,
                      window: int, progress: ProgressCallback | None = None,
                      cancel: CancelToken | None = None) -> VectorSummary:
     """Write the class-id mask of ``dataset`` (an open probability raster) to ``out_path``."""
-    from unet_gis.vector.vectorize import VectorSummary
-
     check_output_path(out_path, overwrite, (Path(dataset.name),))
     order = paint_order(list(thresholds))
     size = max(BLOCK, window // BLOCK * BLOCK)

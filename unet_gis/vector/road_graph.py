@@ -210,7 +210,9 @@ class RoadGraph:
         edges = list(self.coords)
         if not edges:
             return np.empty(0, dtype=object), np.empty(0)
-        lines = shapely.linestrings([self.coords[e] for e in edges])
+        parts = [self.coords[e] for e in edges]
+        index = np.repeat(np.arange(len(parts)), [len(part) for part in parts])
+        lines = shapely.linestrings(np.concatenate(parts), indices=index)
         if simplify_px > 0:
             lines = shapely.simplify(lines, simplify_px, preserve_topology=False)
         counts = np.array([self.counts[e] for e in edges])

@@ -1,0 +1,60 @@
+"""Options and summary of a vectorize run: light, so the CLI and the app import them freely."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from unet_gis.errors import UserError
+
+
+@dataclass(frozen=True)
+class VectorizeOptions:
+    """What to extract and how; lengths in metres, areas in square metres.
+
+    ``classes=None`` takes every class of the raster; ``thresholds`` overrides the
+    raster's default thresholds per class name.  ``window`` is the tile core in pixels,
+    ``margin`` the context added around it (must exceed the largest vehicle and half the
+    widest road, in pixels).
+    """
+
+    classes: tuple[str, ...] | None = None
+    thresholds: tuple[tuple[str, float], ...] = ()
+    centerlines: bool = True
+    points: bool = False
+    min_area_m2: float = 2.0
+    simplify_m: float = 0.3
+    spur_m: float = 8.0
+    gap_m: float = 2.0
+    min_length_m: float = 10.0
+    format: str | None = None
+    overwrite: bool = False
+    window: int = 1024
+    margin: int = 64
+
+    def __post_init__(self) -> None:
+        for label in ("min_area_m2", "simplify_m", "spur_m", "gap_m", "min_length_m"):
+            if getattr(self, label) < 0:
+                raise UserError(f"{label} must not be negative.")
+        if self.window < 16 or self.margin < 0:
+            raise UserError("The window must be at least 16 pixels and the margin >= 0.")
+
+
+@dataclass(frozen=True)
+class VectorSummary:
+    """What was written: counts and measures for the summary line, and any warnings."""
+
+    vehicles: int = 0
+    road_area_m2: float = 0.0
+    centerline_km: float = 0.0
+    pixel_units: bool = False
+    features: dict[str, int] = field(default_factory=dict)
+    outputs: tuple[Path, ...] = ()
+    messages: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        if self.pixel_units:
+            return (f"{self.vehicles} vehicles, road area {self.road_area_m2:,.0f} px², "
+                    f"centerlines {self.centerline_km * 1000:,.0f} px (pixel units)")
+        return (f"{self.vehicles} vehicles, road area {self.road_area_m2:,.0f} m², "
+                f"centerlines {self.centerline_km:,.2f} km")
