@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -30,7 +31,7 @@ from unet_gis.inference.device import DeviceChoice, select_device
 from unet_gis.inference.progress import CancelToken, ProgressCallback, ProgressReporter, check
 from unet_gis.inference.reader import TileData, TileReader, has_nodata
 from unet_gis.model.checkpoint import LoadedModel
-from unet_gis.raster.grid import block_size, count_cores, plan_grid, tile_windows
+from unet_gis.raster.grid import Grid, block_size, count_cores, plan_grid, tile_windows
 from unet_gis.raster.io import build_scaler, choose_bands, open_raster
 from unet_gis.raster.probability import probability_profile, tag_probability_raster
 
@@ -126,21 +127,21 @@ def predict(image: str | Path, output: str | Path, model: LoadedModel,
     batch_size = options.batch_size or (8 if device.is_cuda else 2)
     reader = TileReader(image, plan, bands, scaler, masked)
     skipped = 0
-    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), atomic_path(output, ".tif") as tmp:
-        with rasterio.open(tmp, "w", **profile) as dst:
-            writer = _Writer(dst, region, masked, on_block)
-            try:
-                skipped = _pipeline(reader, writer, network, device, spec.tile, spec.halo,
-                                    region, batch_size, options.readers, aoi.geometry, grid,
-                                    reporter, cancel)
-            finally:
-                reader.close()
-            tag_probability_raster(dst, spec, str(image), plan.source.crs is None)
-            if options.overviews:
-                check(cancel)
-                factors = _overview_factors(int(region.width), int(region.height), block)
-                if factors:
-                    dst.build_overviews(factors, Resampling.average)
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), atomic_path(output, ".tif") as tmp, \
+            rasterio.open(tmp, "w", **profile) as dst:
+        writer = _Writer(dst, region, masked, on_block)
+        try:
+            skipped = _pipeline(reader, writer, network, device, spec.tile, spec.halo, region,
+                                batch_size, options.readers, aoi.geometry, grid, reporter,
+                                cancel)
+        finally:
+            reader.close()
+        tag_probability_raster(dst, spec, str(image), plan.source.crs is None)
+        if options.overviews:
+            check(cancel)
+            factors = _overview_factors(int(region.width), int(region.height), block)
+            if factors:
+                dst.build_overviews(factors, Resampling.average)
     seconds = time.perf_counter() - start
     for message in warnings:
         log.warning(message)
@@ -184,7 +185,7 @@ class _Writer:
 
 def _pipeline(reader: TileReader, writer: _Writer, network: torch.nn.Module,
               device: DeviceChoice, tile: int, halo: int, region: Window, batch_size: int,
-              readers: int, geometry: object | None, grid: object,
+              readers: int, geometry: Any | None, grid: Grid,
               reporter: ProgressReporter, cancel: CancelToken | None) -> int:
     """Stream every core through read -> batch/infer -> write; return cores skipped."""
     windows = iter(tile_windows(region, tile, halo))
@@ -248,11 +249,10 @@ def _pixels(window: Window) -> int:
     return int(window.width * window.height)
 
 
-def _touches(core: Window, geometry: object, grid: object) -> bool:
+def _touches(core: Window, geometry: Any, grid: Grid) -> bool:
     from shapely.geometry import box
 
-    bounds = rasterio.windows.bounds(core, grid.transform)  # type: ignore[attr-defined]
-    return bool(geometry.intersects(box(*bounds)))  # type: ignore[attr-defined]
+    return bool(geometry.intersects(box(*rasterio.windows.bounds(core, grid.transform))))
 
 
 def infer_tiles(network: torch.nn.Module, device: DeviceChoice, batch: list[TileData],

@@ -82,7 +82,8 @@ class ModelSpec:
         if len(set(names)) != len(names):
             raise UserError(f"Class names must be unique, got {names}.")
         if self.gsd_m <= 0:
-            raise UserError(f"The model's ground sample distance must be positive, got {self.gsd_m}.")
+            raise UserError(f"The model's ground sample distance must be positive, got "
+                            f"{self.gsd_m}.")
         multiple = 2**self.architecture.depth
         if self.tile % multiple:
             raise UserError(f"Tile size {self.tile} must be a multiple of {multiple} for depth "
@@ -118,8 +119,9 @@ class ModelSpec:
                 for c in raw.pop("classes")
             )
             scaling_raw = raw.pop("scaling")
-            scaling = Scaling(**{k: tuple(v) if isinstance(v, list) else v
-                                 for k, v in scaling_raw.items()})
+            scaling_args: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                            for k, v in scaling_raw.items()}
+            scaling = Scaling(**scaling_args)
             architecture = Architecture(**raw.pop("architecture"))
             raw["bands"] = tuple(raw["bands"])
             return cls(classes=classes, scaling=scaling, architecture=architecture, **raw)

@@ -55,7 +55,8 @@ class UNet(nn.Module):
         self.upsamplers = nn.ModuleList()
         self.decoders = nn.ModuleList()
         for level in reversed(range(depth)):
-            self.upsamplers.append(nn.ConvTranspose2d(widths[level + 1], widths[level], 2, stride=2))
+            self.upsamplers.append(
+                nn.ConvTranspose2d(widths[level + 1], widths[level], 2, stride=2))
             # the decoder sees the upsampled map concatenated with the same-size encoder map
             self.decoders.append(ConvBlock(2 * widths[level], widths[level], batch_norm))
         self.head = nn.Conv2d(widths[0], num_classes, 1)
