@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from unet_gis.cli.common import ProgressBar
-from unet_gis.vector.options import VectorizeOptions
+from unet_gis.vector.options import VectorizeOptions, VectorSummary
 
 _DEFAULTS = VectorizeOptions()
 
@@ -96,8 +96,13 @@ def run(args: argparse.Namespace) -> int:
     from unet_gis.vector.vectorize import vectorize
 
     bar = None if args.quiet else ProgressBar(args.probabilities.name)
-    summary = vectorize(args.probabilities, args.output, options_from_args(args),
-                        progress=bar)
+    report_summary(vectorize(args.probabilities, args.output, options_from_args(args),
+                             progress=bar))
+    return 0
+
+
+def report_summary(summary: VectorSummary) -> None:
+    """Print warnings to stderr and the one-line summary (shared with ``predict --vector``)."""
     for message in summary.messages:
         print(f"unet-gis: warning: {message}", file=sys.stderr)
     written = ", ".join(str(path) for path in summary.outputs)
@@ -105,4 +110,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote class mask {written}")
     else:
         print(f"{summary.line()}; wrote {written}")
-    return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,9 +103,12 @@ def write_layers(path: Path, fmt: str, layers: Sequence[Layer], overwrite: bool,
                 options["layer_options"] = {"RFC7946": "YES"}
             if fmt == "shp":
                 options["encoding"] = "UTF-8"
-            frame.to_file(folder / targets[layer.name].name, driver=driver,
-                          layer=layer.name if fmt == "gpkg" else None, engine="pyogrio",
-                          geometry_type=layer.geometry_type, **options)
+            with warnings.catch_warnings():
+                # pixel-space layers have no CRS on purpose (the summary says so)
+                warnings.filterwarnings("ignore", "'crs' was not provided", UserWarning)
+                frame.to_file(folder / targets[layer.name].name, driver=driver,
+                              layer=layer.name if fmt == "gpkg" else None, engine="pyogrio",
+                              geometry_type=layer.geometry_type, **options)
         check(cancel)
         finals = sorted({f for target in targets.values() for f in files_of(target, fmt)})
         for final in finals:
