@@ -143,3 +143,21 @@ def test_version(capsys) -> None:
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.startswith("unet-gis ")
+
+
+def test_predict_with_vector_output_writes_layers(capsys, make_geotiff, tiny_checkpoint,
+                                                  outdir) -> None:
+    import geopandas as gpd
+    import pyogrio
+
+    image = make_geotiff(random_rgb(96, 96), name="scene.tif")
+    code, out, _ = run_cli(capsys, "predict", image, "-o", outdir, "--model", tiny_checkpoint,
+                           "--device", "cpu", "--quiet", "--vector", outdir / "layers.gpkg",
+                           "--threshold", "road=0.0,vehicle=1.0")
+    assert code == 0
+    assert "0 vehicles" in out and "road area" in out
+    layers = {name for name, _ in pyogrio.list_layers(outdir / "layers.gpkg")}
+    assert {"roads", "vehicles"} <= layers
+    roads = gpd.read_file(outdir / "layers.gpkg", layer="roads")
+    # threshold 0: every pixel is road, 96 x 96 px at 0.3 m
+    assert roads.geometry.area.sum() == pytest.approx(96 * 96 * 0.09, rel=1e-6)

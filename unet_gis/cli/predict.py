@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from unet_gis.cli.common import ProgressBar, add_model_arguments
+from unet_gis.cli.vectorize import add_vector_arguments, options_from_args, report_summary
 from unet_gis.errors import UserError
 
 
@@ -25,6 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="minx,miny,maxx,maxy in the raster's CRS, or a vector file")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--vector", type=Path, metavar="OUT.(shp|gpkg|geojson|tif)",
+                        help="also vectorize each result (with several images, the image "
+                             "name is added to OUT's name)")
+    add_vector_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -51,4 +56,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"{image.name}: {result.width}x{result.height} px ({result.pixels / 1e6:.1f} Mpx) "
               f"in {result.seconds:.1f} s = {result.megapixels_per_s:.2f} Mpx/s on "
               f"{result.device}; {result.bands}; wrote {result.output}")
+        if args.vector is not None:
+            _vectorize(args, image, output)
     return 0
+
+
+def _vectorize(args: argparse.Namespace, image: Path, probabilities: Path) -> None:
+    from unet_gis.vector.vectorize import vectorize
+
+    target: Path = args.vector
+    if len(args.images) > 1:
+        target = target.with_name(f"{target.stem}_{image.stem}{target.suffix}")
+    bar = None if args.quiet else ProgressBar(f"{image.name} vectors")
+    report_summary(vectorize(probabilities, target, options_from_args(args), progress=bar))
