@@ -1,0 +1,81 @@
+"""Start the app: QApplication, log file, crash handler, main window, screenshot mode."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+from PySide6.QtCore import QCoreApplication
+from PySide6.QtWidgets import QApplication
+
+from unet_gis import __version__
+from unet_gis.app.settings import AppPaths
+
+log = logging.getLogger("unet_gis")
+LOG_NAME = "unet-gis.log"
+
+
+def setup_logging(paths: AppPaths, verbose: bool = False) -> Path:
+    """Log to a rotating file in the user's data folder; return its path."""
+    paths.log_dir.mkdir(parents=True, exist_ok=True)
+    path = paths.log_dir / LOG_NAME
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3,
+                                                   encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    log.info("unet-gis %s starting (Python %s)", __version__, sys.version.split()[0])
+    return path
+
+
+def install_excepthook() -> None:
+    """Unexpected errors in slots: log the traceback, show a message box, keep running."""
+    def hook(kind: type[BaseException], value: BaseException,
+             tb: TracebackType | None) -> None:
+        log.error("unexpected error:\n%s", "".join(traceback.format_exception(kind, value, tb)))
+        from unet_gis.app import messages
+        from unet_gis.errors import UserError
+
+        if isinstance(value, UserError):
+            messages.error(QApplication.activeWindow(), "unet-gis", str(value))
+        else:
+            messages.unexpected(QApplication.activeWindow(), "Unexpected error",
+                                f"{kind.__name__}: {value}")
+    sys.excepthook = hook
+
+
+def make_application(argv: Sequence[str] = ()) -> QApplication:
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        QCoreApplication.setOrganizationName("unet-gis")
+        QCoreApplication.setApplicationName("unet-gis")
+        app = QApplication(["unet-gis", *argv])
+        app.setApplicationVersion(__version__)
+    return app
+
+
+def run(files: Sequence[str] = (), run_model: bool = False, screenshot: str | None = None,
+        model: str | None = None, device: str | None = None, verbose: bool = False) -> int:
+    """Show the main window (or take a screenshot headlessly); return the exit status."""
+    app = make_application()
+    paths = AppPaths.default()
+    setup_logging(paths, verbose)
+    from unet_gis.app.main_window import MainWindow
+
+    window = MainWindow(paths=paths, model=model, device=device)
+    if screenshot:
+        from unet_gis.app.screenshot import take_screenshot
+
+        return take_screenshot(window, [Path(f) for f in files], Path(screenshot), run_model)
+    install_excepthook()
+    window.show()
+    window.open_files([Path(f) for f in files])
+    if run_model:
+        window.start_run()
+    return int(app.exec())

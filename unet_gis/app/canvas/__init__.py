@@ -1,0 +1,1 @@
+"""The map canvas: view geometry, raster sources, tile loading and the painting widget."""

@@ -1,0 +1,174 @@
+"""Tile loading off the GUI thread (QThreadPool) into a bounded LRU cache.
+
+The canvas asks :meth:`TileLoader.get` for every tile it wants to draw: a cached tile is
+returned at once; a missing one is queued on the pool and ``None`` comes back (the canvas
+draws a coarser cached tile meanwhile).  Queued loads for tiles that left the view are
+skipped when they reach the front of the queue.  Results come back through a queued
+signal and are applied on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtGui import QImage
+
+log = logging.getLogger(__name__)
+
+
+def nbytes(value: Any) -> int:
+    if isinstance(value, QImage):
+        return int(value.sizeInBytes())
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, tuple):
+        return sum(nbytes(v) for v in value) + 64
+    return 1024
+
+
+class LruCache:
+    """A dict bounded by total bytes; least recently used entries go first."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+
+    def get(self, key: Hashable) -> Any | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        self._items.move_to_end(key)
+        return item[0]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        self.pop(key)
+        size = nbytes(value)
+        self._items[key] = (value, size)
+        self.bytes += size
+        while self.bytes > self.max_bytes and len(self._items) > 1:
+            _, (_, old) = self._items.popitem(last=False)
+            self.bytes -= old
+
+    def pop(self, key: Hashable) -> None:
+        item = self._items.pop(key, None)
+        if item is not None:
+            self.bytes -= item[1]
+
+    def drop(self, predicate: Callable[[Hashable], bool]) -> None:
+        for key in [k for k in self._items if predicate(k)]:
+            self.pop(key)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def rgba_to_qimage(rgba: np.ndarray) -> QImage:
+    """(h, w, 4) uint8 -> an owning QImage (safe to create on any thread)."""
+    rgba = np.ascontiguousarray(rgba)
+    h, w = rgba.shape[:2]
+    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+
+
+class _Signals(QObject):
+    loaded = Signal(object, object)
+    failed = Signal(object, str)
+    skipped = Signal(object)
+
+
+class _Load(QRunnable):
+    def __init__(self, loader: TileLoader, key: Hashable, fn: Callable[[], Any]) -> None:
+        super().__init__()
+        self.loader, self.key, self.fn = loader, key, fn
+
+    def run(self) -> None:
+        signals = self.loader.signals
+        if not self.loader.is_wanted(self.key):
+            signals.skipped.emit(self.key)
+            return
+        try:
+            value = self.fn()
+        except Exception as exc:  # noqa: BLE001 - reported to the canvas, logged
+            log.warning("tile %s failed: %s", self.key, exc, exc_info=True)
+            signals.failed.emit(self.key, str(exc))
+            return
+        signals.loaded.emit(self.key, value)
+
+
+class TileLoader(QObject):
+    """Loads tiles on a thread pool; results land in :attr:`cache` on the GUI thread."""
+
+    changed = Signal()
+
+    def __init__(self, max_bytes: int = 384 * 2**20, threads: int = 4,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.cache = LruCache(max_bytes)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(threads)
+        self.signals = _Signals(self)
+        self.signals.loaded.connect(self._on_loaded)
+        self.signals.failed.connect(self._on_failed)
+        self.signals.skipped.connect(self._on_skipped)
+        self._inflight: set[Hashable] = set()
+        self._failed: dict[Hashable, str] = {}
+        self._wanted: set[Hashable] = set()
+        self._lock = threading.Lock()
+
+    def is_wanted(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._wanted
+
+    def set_wanted(self, keys: set[Hashable]) -> None:
+        with self._lock:
+            self._wanted = set(keys)
+
+    def get(self, key: Hashable, fn: Callable[[], Any]) -> Any | None:
+        value = self.cache.get(key)
+        if value is not None or key in self._inflight or key in self._failed:
+            return value
+        with self._lock:
+            self._wanted.add(key)
+        self._inflight.add(key)
+        self.pool.start(_Load(self, key, fn))
+        return None
+
+    def peek(self, key: Hashable) -> Any | None:
+        return self.cache.get(key)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._inflight)
+
+    def failure(self, key: Hashable) -> str | None:
+        return self._failed.get(key)
+
+    def drop(self, predicate: Callable[[Hashable], bool]) -> None:
+        self.cache.drop(predicate)
+        for key in [k for k in self._failed if predicate(k)]:
+            del self._failed[key]
+
+    def _on_loaded(self, key: Hashable, value: Any) -> None:
+        self._inflight.discard(key)
+        self.cache.put(key, value)
+        self.changed.emit()
+
+    def _on_failed(self, key: Hashable, message: str) -> None:
+        self._inflight.discard(key)
+        self._failed[key] = message
+        self.changed.emit()
+
+    def _on_skipped(self, key: Hashable) -> None:
+        self._inflight.discard(key)
+        self.changed.emit()  # it may be wanted again by now: let the canvas ask anew
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        self.set_wanted(set())
+        self.pool.clear()
+        self.pool.waitForDone(timeout_ms)

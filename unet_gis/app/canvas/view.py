@@ -1,0 +1,301 @@
+"""The map canvas: draws the layer stack through the tile loader; pan, zoom, scale bar."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+    QTransform,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QWidget
+
+from unet_gis.app.canvas.render import load_image_tile, load_probability_tile, threshold_rgba
+from unet_gis.app.canvas.sources import TILE, DisplayGrid, RasterSource
+from unet_gis.app.canvas.tiles import LruCache, TileLoader, rgba_to_qimage
+from unet_gis.app.canvas.vectors import VectorData, load_vector
+from unet_gis.app.geo import Bounds, ViewState, intersects, metres_per_pixel, scale_bar
+from unet_gis.app.layers.model import (
+    ImageLayer,
+    LayerEvent,
+    LayerStack,
+    ResultLayer,
+    VectorLayer,
+)
+from unet_gis.raster.probability import threshold_to_byte
+
+Fetch = Callable[[int, int, int, bool], "QImage | None"]
+BACKGROUND = QColor(236, 236, 232)
+
+
+class MapCanvas(QWidget):
+    """Paints visible layers bottom to top; every pixel read happens on the loader's pool."""
+
+    cursorMoved = Signal(float, float)  # world coordinates in the map's CRS  # noqa: N815
+    viewChanged = Signal()  # noqa: N815
+    frameComplete = Signal(float)  # a frame with every visible tile drawn; paint ms  # noqa: N815
+
+    def __init__(self, stack: LayerStack, loader: TileLoader | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.stack = stack
+        self.loader = loader or TileLoader(parent=self)
+        self.loader.changed.connect(self.update)
+        self._rendered = LruCache(96 * 2**20)
+        self._previews: dict[int, tuple[Hashable, QImage]] = {}
+        self._view = ViewState(width=max(1, self.width()), height=max(1, self.height()))
+        self._drag: QPointF | None = None
+        self.pending = 0
+        self.last_paint_ms = 0.0
+        self.setMouseTracking(True)
+        self.setMinimumSize(200, 150)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAcceptDrops(False)  # the main window takes drops
+        stack.subscribe(self._on_layers)
+
+    # --- view -------------------------------------------------------------------------
+    @property
+    def view(self) -> ViewState:
+        return self._view
+
+    def set_view(self, view: ViewState) -> None:
+        if view.res <= 0 or view == self._view:
+            return
+        self._view = view
+        self.viewChanged.emit()
+        self.update()
+
+    def zoom(self, factor: float) -> None:
+        self.set_view(self._view.zoomed(factor))
+
+    def zoom_to(self, bounds: Bounds | None) -> None:
+        if bounds is not None:
+            self.set_view(self._view.fitted(bounds))
+
+    def full_extent(self) -> None:
+        self.zoom_to(self.stack.bounds())
+
+    # --- layer events -----------------------------------------------------------------
+    def _on_layers(self, event: LayerEvent) -> None:
+        if event.kind == "added" and len(self.stack) == 1:
+            self.zoom_to(event.layer.bounds())
+        if event.kind == "removed":
+            uid = getattr(getattr(event.layer, "source", None), "uid", None)
+            layer_id = event.layer.id
+            self.loader.drop(lambda k: k[1] in (uid, layer_id))  # type: ignore[index]
+            self._rendered.drop(lambda k: k[1] == layer_id)  # type: ignore[index]
+            self._previews.pop(layer_id, None)
+        self.update()
+
+    # --- painting ---------------------------------------------------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        start = time.perf_counter()
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), BACKGROUND)
+        view = self._view
+        self.loader.set_wanted(set())
+        pending = 0
+        for layer in self.stack:
+            if not layer.visible or layer.problem:
+                continue
+            painter.setOpacity(layer.opacity)
+            if isinstance(layer, ImageLayer):
+                pending += self._draw_tiles(painter, layer.source.display,
+                                            self._image_fetch(layer))
+            elif isinstance(layer, ResultLayer) and layer.source is not None:
+                pending += self._draw_tiles(painter, layer.source.display,
+                                            self._class_fetch(layer, layer.source))
+            elif isinstance(layer, ResultLayer) and layer.preview is not None:
+                self._draw_preview(painter, layer)
+            elif isinstance(layer, VectorLayer):
+                pending += self._draw_vector(painter, layer)
+        painter.setOpacity(1.0)
+        self._draw_scale_bar(painter, view)
+        painter.end()
+        self.pending = pending
+        self.last_paint_ms = (time.perf_counter() - start) * 1000.0
+        if pending == 0:
+            self.frameComplete.emit(self.last_paint_ms)
+
+    def _screen_rect(self, bounds: Bounds) -> QRectF:
+        x0, y0 = self._view.to_screen(bounds[0], bounds[3])
+        x1, y1 = self._view.to_screen(bounds[2], bounds[1])
+        return QRectF(QPointF(x0, y0), QPointF(x1, y1))
+
+    def _draw_tiles(self, painter: QPainter, grid: DisplayGrid, fetch: Fetch) -> int:
+        view = self._view
+        if not intersects(grid.bounds, view.bounds):
+            return 0
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform,
+                              view.res > grid.pixel_size)
+        level = grid.level_for(view.res)
+        pending = 0
+        for tx, ty in grid.tiles(level, view.bounds):
+            window, _ = grid.tile_window(level, tx, ty)
+            target = self._screen_rect(grid.window_bounds(window))
+            image = fetch(level, tx, ty, True)
+            if image is not None:
+                painter.drawImage(target, image)
+                continue
+            pending += 1
+            self._draw_fallback(painter, grid, fetch, level, tx, ty, target)
+        return pending
+
+    def _draw_fallback(self, painter: QPainter, grid: DisplayGrid, fetch: Fetch, level: int,
+                       tx: int, ty: int, target: QRectF) -> None:
+        """Draw the matching part of a coarser cached tile while the right one loads."""
+        window, _ = grid.tile_window(level, tx, ty)
+        parent, k = level * 2, 2
+        while parent <= grid.max_level():
+            image = fetch(parent, tx // k, ty // k, False)
+            if image is not None:
+                source = QRectF((tx % k) * TILE / k, (ty % k) * TILE / k,
+                                window.width / parent, window.height / parent)
+                painter.drawImage(target, image, source)
+                return
+            parent, k = parent * 2, k * 2
+
+    def _image_fetch(self, layer: ImageLayer) -> Fetch:
+        source, bands, stretch = layer.source, layer.bands, layer.stretch
+        assert stretch is not None
+
+        def fetch(level: int, tx: int, ty: int, schedule: bool) -> QImage | None:
+            key = ("img", source.uid, bands, level, tx, ty)
+            if not schedule:
+                return self.loader.peek(key)
+            return self.loader.get(key, lambda: rgba_to_qimage(
+                load_image_tile(source, bands, stretch, level, tx, ty)))
+        return fetch
+
+    def _class_fetch(self, layer: ResultLayer, source: RasterSource) -> Fetch:
+        threshold = threshold_to_byte(layer.threshold)
+        band, color = layer.band, layer.color
+
+        def fetch(level: int, tx: int, ty: int, schedule: bool) -> QImage | None:
+            key = ("cls", layer.id, source.uid, band, threshold, color, level, tx, ty)
+            image = self._rendered.get(key)
+            if image is not None:
+                return image
+            raw_key = ("prob", source.uid, level, tx, ty)
+            raw = (self.loader.get(raw_key, lambda: load_probability_tile(source, level, tx, ty))
+                   if schedule else self.loader.peek(raw_key))
+            if raw is None:
+                return None
+            probabilities, valid = raw
+            image = rgba_to_qimage(threshold_rgba(probabilities[band - 1], valid, threshold,
+                                                  color))
+            self._rendered.put(key, image)
+            return image
+        return fetch
+
+    def _draw_preview(self, painter: QPainter, layer: ResultLayer) -> None:
+        preview = layer.preview
+        assert preview is not None
+        threshold = threshold_to_byte(layer.threshold)
+        key = (preview.version, layer.band, threshold, layer.color)
+        cached = self._previews.get(layer.id)
+        if cached is None or cached[0] != key:
+            image = rgba_to_qimage(preview.render(layer.band, threshold, layer.color))
+            self._previews[layer.id] = cached = (key, image)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        painter.drawImage(self._screen_rect(preview.grid.bounds), cached[1])
+
+    def _draw_vector(self, painter: QPainter, layer: VectorLayer) -> int:
+        crs = self.stack.crs
+        key = ("vec", layer.id, crs.to_wkt() if crs is not None else None)
+        path, view_crs = layer.path, layer.view_crs
+        data: VectorData | None = self.loader.get(key, lambda: load_vector(path, view_crs))
+        if data is None:
+            return 0 if self.loader.failure(key) else 1
+        if layer.extent is None and data.extent is not None:
+            layer.extent, layer.features = data.extent, data.features
+            layer.geometry_type = data.geometry_type
+        if data.extent is not None and not intersects(data.extent, self._view.bounds):
+            return 0
+        v = self._view
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setTransform(QTransform(1 / v.res, 0, 0, -1 / v.res, v.width / 2 - v.cx / v.res,
+                                        v.height / 2 + v.cy / v.res))
+        color = QColor(*layer.color)
+        pen = QPen(color, 2.0)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        if not data.fill.isEmpty():
+            fill = QColor(color)
+            fill.setAlpha(90)
+            painter.fillPath(data.fill, fill)
+        painter.drawPath(data.lines)
+        if len(data.points):
+            painter.setPen(QPen(color, 6.0 * v.res))
+            for x, y in data.points:
+                painter.drawPoint(QPointF(float(x), float(y)))
+        painter.restore()
+        return 0
+
+    def _draw_scale_bar(self, painter: QPainter, view: ViewState) -> None:
+        if not len(self.stack):
+            return
+        length_px, label = scale_bar(metres_per_pixel(view, self.stack.crs), view.res)
+        if length_px <= 0:
+            return
+        x0, y0 = 12.0, view.height - 14.0
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.fillRect(QRectF(x0 - 6, y0 - 22, length_px + 60, 30), QColor(255, 255, 255, 200))
+        painter.setPen(QPen(QColor(20, 20, 20), 2))
+        painter.drawLine(QPointF(x0, y0), QPointF(x0 + length_px, y0))
+        for x in (x0, x0 + length_px):
+            painter.drawLine(QPointF(x, y0 - 6), QPointF(x, y0))
+        painter.drawText(QPointF(x0 + length_px + 6, y0), label)
+
+    # --- interaction ------------------------------------------------------------------
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        first = self._view.width <= 1
+        self._view = self._view.resized(event.size().width(), event.size().height())
+        if first:
+            self.full_extent()
+        super().resizeEvent(event)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._drag = event.position()
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        pos = event.position()
+        if self._drag is not None:
+            delta = pos - self._drag
+            self._drag = pos
+            self.set_view(self._view.panned(delta.x(), delta.y()))
+        self.cursorMoved.emit(*self._view.to_world(pos.x(), pos.y()))
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        self._drag = None
+        self.unsetCursor()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            pos = event.position()
+            self.set_view(self._view.zoomed(1.25**steps, pos.x(), pos.y()))
+
+    def render_to_image(self) -> QImage:
+        """The canvas as drawn now (for tests and the benchmark)."""
+        return self.grab().toImage()
+
+    def is_idle(self) -> bool:
+        return not self.loader.busy and self.pending == 0
+
+    def describe(self) -> dict[str, Any]:
+        return {"pending": self.pending, "cache_bytes": self.loader.cache.bytes,
+                "paint_ms": self.last_paint_ms}

@@ -1,0 +1,1 @@
+"""Dialogs: run the model, export layers, about."""

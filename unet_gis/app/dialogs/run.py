@@ -1,0 +1,138 @@
+"""The Run dialog: image, model (bundled or a .safetensors file), device, extent, advanced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from unet_gis.app.layers.model import ImageLayer
+from unet_gis.app.modelinfo import describe, read_spec
+from unet_gis.errors import UserError
+
+DEVICE_LABELS = {"auto": "Automatic (CUDA, then MPS, then CPU)", "cpu": "CPU",
+                 "cuda": "CUDA (NVIDIA GPU)", "mps": "MPS (Apple GPU)"}
+
+
+@dataclass(frozen=True)
+class RunChoice:
+    """What the user picked (turned into a RunRequest by the run controller)."""
+
+    layer_id: int
+    model: Path | None
+    device: str
+    extent: str  # "layer" or "view"
+    tile: int | None
+    halo: int | None
+    batch_size: int | None
+
+
+def bundled_model() -> Path | None:
+    from unet_gis.model.zoo import default_model_path
+
+    path = default_model_path()
+    return path if path.is_file() else None
+
+
+class RunDialog(QDialog):
+    def __init__(self, images: list[ImageLayer], current: ImageLayer | None,
+                 model: Path | None, device: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Run the model")
+        self.image = QComboBox()
+        for layer in images:
+            self.image.addItem(layer.name, layer.id)
+        if current is not None:
+            self.image.setCurrentIndex(max(0, self.image.findData(current.id)))
+        self.model_path = model
+        self.model_edit = QLineEdit()
+        self.model_edit.setReadOnly(True)
+        browse, bundled = QPushButton("Open…"), QPushButton("Bundled")
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_edit, 1)
+        model_row.addWidget(browse)
+        model_row.addWidget(bundled)
+        self.model_info = QLabel()
+        self.model_info.setWordWrap(True)
+        self.device = QComboBox()
+        for key, label in DEVICE_LABELS.items():
+            self.device.addItem(label, key)
+        self.device.setCurrentIndex(max(0, self.device.findData(device)))
+        self.extent = QComboBox()
+        self.extent.addItem("Whole layer", "layer")
+        self.extent.addItem("Current view", "view")
+        self.tile, self.halo, self.batch = QSpinBox(), QSpinBox(), QSpinBox()
+        for spin, top, step in ((self.tile, 8192, 32), (self.halo, 1024, 32),
+                                (self.batch, 256, 1)):
+            spin.setRange(0, top)
+            spin.setSingleStep(step)
+            spin.setSpecialValueText("model default")
+        advanced = QGroupBox("Advanced")
+        advanced_form = QFormLayout(advanced)
+        advanced_form.addRow("Tile (px)", self.tile)
+        advanced_form.addRow("Halo (px)", self.halo)
+        advanced_form.addRow("Batch size", self.batch)
+        form = QFormLayout()
+        form.addRow("Image", self.image)
+        form.addRow("Model", model_row)
+        form.addRow("", self.model_info)
+        form.addRow("Device", self.device)
+        form.addRow("Extent", self.extent)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Run")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(advanced)
+        layout.addWidget(self.buttons)
+        browse.clicked.connect(self._browse)
+        bundled.clicked.connect(lambda: self._set_model(None))
+        self._set_model(model)
+
+    def _browse(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Open a model", "",
+                                              "unet-gis models (*.safetensors)")
+        if name:
+            self._set_model(Path(name))
+
+    def _set_model(self, path: Path | None) -> None:
+        self.model_path = path
+        shown = path or bundled_model()
+        self.model_edit.setText(str(path) if path else
+                                f"Bundled: {shown.name}" if shown else "Bundled (not installed)")
+        ok = False
+        if shown is None:
+            self.model_info.setText("No bundled model is installed: open a .safetensors file.")
+        else:
+            try:
+                spec = read_spec(shown)
+            except UserError as exc:
+                self.model_info.setText(f"Cannot use this model: {exc}")
+            else:
+                self.model_info.setText(describe(spec))
+                ok = True
+        ok = ok and self.image.count() > 0
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
+
+    def choice(self) -> RunChoice:
+        return RunChoice(int(self.image.currentData()), self.model_path,
+                         str(self.device.currentData()), str(self.extent.currentData()),
+                         self.tile.value() or None, self.halo.value() or None,
+                         self.batch.value() or None)

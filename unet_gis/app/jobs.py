@@ -1,0 +1,161 @@
+"""Job requests (frozen snapshots taken on the GUI thread) and the plain work they run.
+
+Nothing here imports Qt: :class:`unet_gis.app.workers.JobRunner` runs these functions on
+a thread and turns their callbacks into throttled signals.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from unet_gis.errors import UserError
+from unet_gis.inference.progress import CancelToken, ProgressCallback
+
+Bounds = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything a model run needs, fixed when the user clicks Run."""
+
+    image: Path
+    output: Path
+    model: Path | None = None  # None: the bundled default
+    device: str = "auto"
+    aoi_bounds: Bounds | None = None  # in the image's CRS
+    tile: int | None = None
+    halo: int | None = None
+    batch_size: int | None = None
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class OutputGrid:
+    """The probability raster's grid, known before the first block is written."""
+
+    width: int
+    height: int
+    transform: Any
+    crs: Any
+    classes: tuple[tuple[str, tuple[int, int, int], float], ...]
+    device: str
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    probabilities: Path
+    output: Path
+    format: str  # shp, gpkg, geojson, tif
+    classes: tuple[str, ...]
+    thresholds: tuple[tuple[str, float], ...] = ()
+    centerlines: bool = True
+    simplify_m: float = 0.3
+    min_area_m2: float = 2.0
+    overwrite: bool = False
+    extras: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+FORMAT_SUFFIX = {"shp": ".shp", "gpkg": ".gpkg", "geojson": ".geojson", "tif": ".tif"}
+FORMAT_LABEL = {"shp": "Shapefile", "gpkg": "GeoPackage", "geojson": "GeoJSON",
+                "tif": "Mask GeoTIFF"}
+
+
+def output_folder(image: Path, data_dir: Path) -> Path:
+    """A per-image folder next to the image if writable, else under the user's data folder."""
+    beside = image.parent / f"{image.stem}_unet_gis"
+    if beside.is_dir() and os.access(beside, os.W_OK):
+        return beside
+    if not beside.exists() and os.access(image.parent, os.W_OK):
+        return beside
+    return data_dir / "results" / image.stem
+
+
+def planned_output(image: Path, data_dir: Path) -> Path:
+    from unet_gis.inference.engine import default_output_path
+
+    return default_output_path(image, output_folder(image, data_dir))
+
+
+def load_model(request: RunRequest) -> Any:
+    from unet_gis.model.checkpoint import load_checkpoint
+    from unet_gis.model.zoo import resolve_model_path
+
+    return load_checkpoint(resolve_model_path(request.model))
+
+
+def plan_output(request: RunRequest, model: Any) -> OutputGrid:
+    """The output grid the engine will write (same public functions the engine uses)."""
+    import rasterio
+
+    from unet_gis.inference.aoi import Aoi, resolve_aoi
+    from unet_gis.inference.device import select_device
+    from unet_gis.raster.grid import plan_grid
+    from unet_gis.raster.io import open_raster
+
+    with open_raster(request.image) as dataset:
+        plan = plan_grid(dataset, model.spec.gsd_m)
+    grid = plan.working
+    aoi = Aoi(bounds=request.aoi_bounds) if request.aoi_bounds else None
+    region = resolve_aoi(aoi, grid).region
+    transform = rasterio.windows.transform(region, grid.transform)
+    device = select_device(request.device, request.threads).description
+    classes = tuple((c.name, tuple(c.color), c.threshold) for c in model.spec.classes)
+    return OutputGrid(int(region.width), int(region.height), transform, grid.crs,
+                      classes, device)
+
+
+def run_model(request: RunRequest, model: Any, progress: ProgressCallback,
+              cancel: CancelToken, on_block: Callable[..., None]) -> Any:
+    from unet_gis.inference.aoi import Aoi
+    from unet_gis.inference.engine import EngineOptions, predict
+
+    request.output.parent.mkdir(parents=True, exist_ok=True)
+    options = EngineOptions(device=request.device, tile=request.tile, halo=request.halo,
+                            batch_size=request.batch_size, threads=request.threads,
+                            aoi=Aoi(bounds=request.aoi_bounds) if request.aoi_bounds else None,
+                            overwrite=True)
+    return predict(request.image, request.output, model, options, progress=progress,
+                   cancel=cancel, on_block=on_block)
+
+
+def run_export(request: ExportRequest, progress: ProgressCallback, cancel: CancelToken) -> Any:
+    from unet_gis.vector.options import VectorizeOptions
+    from unet_gis.vector.vectorize import vectorize
+
+    options = VectorizeOptions(classes=request.classes, thresholds=request.thresholds,
+                               centerlines=request.centerlines, min_area_m2=request.min_area_m2,
+                               simplify_m=request.simplify_m, format=request.format,
+                               overwrite=request.overwrite)
+    return vectorize(request.probabilities, request.output, options, progress=progress,
+                     cancel=cancel)
+
+
+def existing_outputs(request: ExportRequest, class_names: tuple[str, ...]) -> list[Path]:
+    """Files the export would replace (to confirm before starting)."""
+    from unet_gis.vector.export import FORMATS, files_of, layer_paths
+    from unet_gis.vector.layers import layer_names
+
+    if request.format == "tif":
+        return [request.output] if request.output.exists() else []
+    names = layer_names(request.classes or class_names, request.centerlines, False)
+    targets = set(layer_paths(request.output, request.format, names).values())
+    assert request.format in FORMATS
+    return sorted(f for t in targets for f in files_of(t, request.format) if f.exists())
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "--:--"
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def check_image(path: Path) -> None:
+    if not path.exists():
+        raise UserError(f"{path} does not exist.")

@@ -1,0 +1,1 @@
+"""Layers: plain-Python state (``model``) and the Qt panel that mirrors it (``panel``)."""

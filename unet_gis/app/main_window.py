@@ -1,0 +1,290 @@
+"""The main window: composes the canvas, the layers panel, the run/export panel and menus."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QUrl
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from unet_gis.app import messages
+from unet_gis.app.canvas.view import MapCanvas
+from unet_gis.app.dialogs.about import AboutDialog
+from unet_gis.app.dialogs.run import RunChoice, RunDialog
+from unet_gis.app.exports import ExportController
+from unet_gis.app.geo import format_position
+from unet_gis.app.jobs import RunRequest, planned_output
+from unet_gis.app.layers.model import ImageLayer, LayerStack, ResultLayer
+from unet_gis.app.layers.panel import LayersPanel
+from unet_gis.app.opener import layers_for
+from unet_gis.app.progress_panel import ProgressPanel
+from unet_gis.app.runs import RunController
+from unet_gis.app.settings import AppPaths, SettingsStore
+from unet_gis.errors import UserError
+
+log = logging.getLogger(__name__)
+RASTER_FILTER = ("Rasters (*.tif *.tiff *.vrt *.img *.jp2 *.png *.jpg);;"
+                 "Vector layers (*.shp *.gpkg *.geojson);;All files (*)")
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, paths: AppPaths, model: str | None = None, device: str | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("unet-gis")
+        self.setAcceptDrops(True)
+        self.paths = paths
+        self.store = SettingsStore(paths.settings_file)
+        self.settings = self.store.load()
+        if model:
+            self.settings.model_path = str(Path(model).resolve())
+        if device:
+            self.settings.device = device
+        self.stack = LayerStack()
+        self.canvas = MapCanvas(self.stack)
+        self.setCentralWidget(self.canvas)
+        self.layers_panel = LayersPanel(self.stack)
+        self.run_panel = ProgressPanel("Model run")
+        self.export_panel = ProgressPanel("Export")
+        self.runs = RunController(self.stack, self.run_panel, self, self.settings.thresholds)
+        self.exports = ExportController(self.stack, self.export_panel, self, self.settings)
+        self._docks()
+        self._status_bar()
+        self._menus()
+        self.layers_panel.zoomRequested.connect(lambda layer: self.canvas.zoom_to(layer.bounds()))
+        self.layers_panel.thresholdChanged.connect(self._remember_threshold)
+        self.canvas.cursorMoved.connect(
+            lambda x, y: self.position.setText(format_position(self.stack.crs, x, y)))
+        self.runs.deviceChanged.connect(self.device_label.setText)
+        self.runs.busyChanged.connect(self._busy_changed)
+        self.exports.addPaths.connect(lambda paths: self.open_files(paths, remember=False))
+        self.resize(1280, 800)
+        geometry, state = self.store.layout()
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    # --- construction ---------------------------------------------------------------
+    def _docks(self) -> None:
+        layers_dock = QDockWidget("Layers", self)
+        layers_dock.setObjectName("layers")
+        layers_dock.setWidget(self.layers_panel)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, layers_dock)
+        jobs = QWidget()
+        layout = QVBoxLayout(jobs)
+        self.run_button = QPushButton("Run model…")
+        self.export_button = QPushButton("Export layers…")
+        layout.addWidget(self.run_button)
+        layout.addWidget(self.run_panel)
+        layout.addWidget(self.export_button)
+        layout.addWidget(self.export_panel)
+        layout.addStretch(1)
+        self.run_button.clicked.connect(self.start_run)
+        self.export_button.clicked.connect(lambda: self.exports.open_dialog())
+        jobs_dock = QDockWidget("Run and export", self)
+        jobs_dock.setObjectName("jobs")
+        jobs_dock.setWidget(jobs)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, jobs_dock)
+        self.docks = (layers_dock, jobs_dock)
+
+    def _status_bar(self) -> None:
+        self.position = QLabel("")
+        self.device_label = QLabel("Device: not chosen yet")
+        self.statusBar().addPermanentWidget(self.position, 1)
+        self.statusBar().addPermanentWidget(self.device_label)
+        self.statusBar().showMessage("Open an image (Ctrl+O) or drop files on the window.")
+
+    def _action(self, menu_name: str, text: str, slot: object,
+                shortcut: str | list[str] | None = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            keys = shortcut if isinstance(shortcut, list) else [shortcut]
+            action.setShortcuts([QKeySequence(k) for k in keys])
+        action.triggered.connect(slot)
+        self.menus[menu_name].addAction(action)
+        return action
+
+    def _menus(self) -> None:
+        bar = self.menuBar()
+        self.menus = {name: bar.addMenu(name) for name in ("&File", "&View", "&Model", "&Help")}
+        self._action("&File", "&Open…", self.open_dialog, "Ctrl+O")
+        self.recent_menu = self.menus["&File"].addMenu("Open &recent")
+        self.menus["&File"].addSeparator()
+        self._action("&File", "&Export layers…", lambda: self.exports.open_dialog(), "Ctrl+E")
+        self.menus["&File"].addSeparator()
+        self._action("&File", "&Quit", self.close, "Ctrl+Q")
+        self._action("&View", "Zoom &in", lambda: self.canvas.zoom(1.5), ["+", "=", "Ctrl++"])
+        self._action("&View", "Zoom &out", lambda: self.canvas.zoom(1 / 1.5), ["-", "Ctrl+-"])
+        self._action("&View", "Zoom to &layer", self.zoom_to_layer, "Ctrl+L")
+        self._action("&View", "&Full extent", self.canvas.full_extent, "Ctrl+Shift+F")
+        self._action("&Model", "&Run…", self.start_run, "Ctrl+R")
+        self.cancel_action = self._action("&Model", "&Cancel run", self.runs.cancel, "Esc")
+        self.cancel_action.setEnabled(False)
+        self._action("&Help", "&About unet-gis", lambda: AboutDialog(self).exec())
+        self._action("&Help", "Open &log folder", self.open_log_folder)
+        self._update_recent()
+
+    def _update_recent(self) -> None:
+        self.recent_menu.clear()
+        for name in self.settings.recent_files:
+            action = self.recent_menu.addAction(name)
+            action.triggered.connect(lambda _=False, n=name: self.open_files([Path(n)]))
+        self.recent_menu.setEnabled(bool(self.settings.recent_files))
+
+    # --- opening ---------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        names, _ = QFileDialog.getOpenFileNames(self, "Open imagery or layers",
+                                                self.settings.last_open_dir, RASTER_FILTER)
+        if names:
+            self.open_files([Path(n) for n in names])
+
+    def open_files(self, paths: list[Path], remember: bool = True) -> list[Path]:
+        """Add each file as layers; unreadable ones get a dialog saying why."""
+        opened = []
+        was_empty = not len(self.stack)
+        colours = {layer.class_name: layer.color for layer in self.stack
+                   if isinstance(layer, ResultLayer)}
+        for path in paths:
+            try:
+                layers, crs, known = layers_for(Path(path), self.settings.thresholds, colours)
+            except UserError as exc:
+                messages.error(self, "Cannot open file", str(exc))
+                continue
+            except Exception as exc:  # noqa: BLE001 - never a traceback in the GUI
+                log.exception("opening %s", path)
+                messages.unexpected(self, "Cannot open file", f"{Path(path).name}: {exc}")
+                continue
+            for layer in layers:
+                self.stack.add(layer, crs=crs, has_crs_info=known)
+                if layer.problem:
+                    self.statusBar().showMessage(f"{layer.name} {layer.problem}.", 10000)
+            opened.append(Path(path))
+            if remember:
+                self.settings.add_recent(str(Path(path).resolve()))
+                self.settings.last_open_dir = str(Path(path).resolve().parent)
+        if opened:
+            self._update_recent()
+            self.store.save(self.settings)
+            if was_empty:
+                self.canvas.full_extent()
+        return opened
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        event.acceptProposedAction()
+        self.open_files(paths)
+
+    # --- actions ---------------------------------------------------------------------
+    def current_image(self) -> ImageLayer | None:
+        layer = self.layers_panel.current()
+        if isinstance(layer, ImageLayer):
+            return layer
+        images = self.stack.of_kind("image")
+        return images[-1] if images else None  # type: ignore[return-value]
+
+    def zoom_to_layer(self) -> None:
+        layer = self.layers_panel.current()
+        if layer is not None:
+            self.canvas.zoom_to(layer.bounds())
+
+    def start_run(self) -> None:
+        images = [layer for layer in self.stack if isinstance(layer, ImageLayer)]
+        if not images:
+            messages.info(self, "Run the model", "Open an image first (File → Open).")
+            return
+        model = Path(self.settings.model_path) if self.settings.model_path else None
+        if self.runs.interactive:
+            dialog = RunDialog(images, self.current_image(), model, self.settings.device, self)
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return
+            choice = dialog.choice()
+            self.settings.model_path = str(choice.model) if choice.model else ""
+            self.settings.device = choice.device
+            self.store.save(self.settings)
+        else:
+            current = self.current_image() or images[-1]
+            choice = RunChoice(current.id, model, self.settings.device, "layer", None, None,
+                               None)
+        try:
+            request = self.run_request(choice)
+        except UserError as exc:
+            messages.error(self, "Run the model", str(exc))
+            return
+        self.runs.submit(request)
+
+    def run_request(self, choice: RunChoice) -> RunRequest:
+        layer = next(lr for lr in self.stack if lr.id == choice.layer_id)
+        assert isinstance(layer, ImageLayer)
+        aoi = None
+        if choice.extent == "view":
+            aoi = self.view_bounds_in(layer)
+        return RunRequest(layer.path, planned_output(layer.path, self.paths.data_dir),
+                          choice.model, choice.device, aoi, choice.tile, choice.halo,
+                          choice.batch_size)
+
+    def view_bounds_in(self, layer: ImageLayer) -> tuple[float, float, float, float]:
+        """The current view as bounds in ``layer``'s own CRS."""
+        bounds = self.canvas.view.bounds
+        source = layer.source
+        if source.crs is None:
+            t = source.transform
+            cols = sorted(((bounds[0] - t.c) / t.a, (bounds[2] - t.c) / t.a))
+            rows = sorted(((bounds[1] - t.f) / t.e, (bounds[3] - t.f) / t.e))
+            return cols[0], -rows[1], cols[1], -rows[0]  # engine works in pixel space
+        if self.stack.crs is not None and self.stack.crs != source.crs:
+            from rasterio.warp import transform_bounds
+
+            return tuple(transform_bounds(self.stack.crs, source.crs, *bounds))
+        return bounds
+
+    def open_log_folder(self) -> None:
+        self.paths.log_dir.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.paths.log_dir)))
+
+    def _remember_threshold(self, name: str, value: float) -> None:
+        self.settings.thresholds[name] = value
+
+    def _busy_changed(self, busy: bool) -> None:
+        self.cancel_action.setEnabled(busy)
+        self.statusBar().showMessage("Running the model…" if busy else "Ready", 5000)
+
+    # --- closing ---------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if self.runs.busy or self.exports.runner.running:
+            self.statusBar().showMessage("Cancelling the running job…")
+            QApplication.processEvents()
+        self.runs.shutdown()
+        self.exports.shutdown()
+        self.canvas.loader.shutdown()
+        try:
+            self.store.save(self.settings)
+            self.store.save_layout(self.saveGeometry(), self.saveState())
+        except OSError as exc:
+            log.warning("could not save settings: %s", exc)
+        for layer in list(self.stack):
+            self.stack.remove(layer)
+        super().closeEvent(event)

@@ -1,0 +1,61 @@
+"""Turning a path into layers (no Qt): imagery, probability rasters, vector files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from unet_gis.app.canvas.sources import RasterSource
+from unet_gis.app.layers.model import ImageLayer, Layer, ResultLayer, VectorLayer
+from unet_gis.errors import UserError
+from unet_gis.raster.probability import CLASSES_TAG
+
+VECTOR_SUFFIXES = {".shp", ".gpkg", ".geojson", ".json", ".fgb", ".kml"}
+# colours for exported layers, by the name the vectorizer gives them
+VECTOR_COLOURS = {"centerline": (255, 255, 255), "road": (255, 170, 0),
+                  "vehicle": (230, 30, 200)}
+
+
+def vector_crs(path: Path) -> Any:
+    from pyogrio import read_info
+    from rasterio.crs import CRS
+
+    try:
+        info = read_info(path)
+    except Exception as exc:  # pyogrio raises DataSourceError and friends
+        raise UserError(f"{path.name} is not a vector file GDAL can read ({exc}).") from exc
+    return CRS.from_user_input(info["crs"]) if info.get("crs") else None
+
+
+def vector_colour(path: Path, classes: dict[str, tuple[int, int, int]]) -> tuple[int, int, int]:
+    stem = path.stem.lower()
+    for key, colour in VECTOR_COLOURS.items():
+        if key in stem:
+            return classes.get(key, colour) if key != "centerline" else colour
+    return (0, 200, 255)
+
+
+def layers_for(path: Path, thresholds: dict[str, float],
+               colours: dict[str, tuple[int, int, int]] | None = None
+               ) -> tuple[list[Layer], Any, bool]:
+    """(layers, their CRS, whether the CRS is known) for ``path``; raises UserError."""
+    if path.suffix.lower() in VECTOR_SUFFIXES:
+        crs = vector_crs(path)
+        colour = vector_colour(path, colours or {})
+        return [VectorLayer(name=path.stem, path=path, color=colour)], crs, True
+    source = RasterSource(path)
+    if CLASSES_TAG in source.tags:
+        try:
+            classes = json.loads(source.tags[CLASSES_TAG])
+            layers: list[Layer] = [
+                ResultLayer(name=f"{c['name']} — {path.stem.removesuffix('_probabilities')}",
+                            class_name=c["name"], band=band, color=tuple(c["color"]),
+                            threshold=thresholds.get(c["name"], float(c["threshold"])),
+                            source=source)
+                for band, c in enumerate(classes, start=1)]
+        except (ValueError, KeyError, TypeError) as exc:
+            source.close()
+            raise UserError(f"{path.name} has damaged class metadata ({exc}).") from exc
+        return layers, source.crs, True
+    return [ImageLayer(name=path.name, source=source)], source.crs, True
