@@ -208,3 +208,34 @@ def test_written_blocks_are_reported_for_live_display(make_geotiff, tmp_path,
     assert len(calls) == 4
     np.testing.assert_array_equal(canvas, expected(raw))
 
+
+
+def test_aoi_vector_file_processes_only_cores_it_touches(make_geotiff, tmp_path,
+                                                         threshold_model) -> None:
+    import geopandas as gpd
+    from shapely.geometry import Polygon
+
+    raw = random_rgb(256, 256)
+    image = make_geotiff(raw)
+    # an L-shaped polygon over rows 0-100, columns 0-100 minus its lower-right quarter,
+    # given in EPSG:4326 to check it is reprojected to the raster's CRS
+    x0, y0 = 666000.0, 4012000.0
+    shape = Polygon([(x0 + 1, y0 - 1), (x0 + 30, y0 - 1), (x0 + 30, y0 - 10),
+                     (x0 + 10, y0 - 10), (x0 + 10, y0 - 30), (x0 + 1, y0 - 30)])
+    aoi_path = tmp_path / "aoi.geojson"
+    gpd.GeoDataFrame(geometry=[shape], crs="EPSG:32611").to_crs("EPSG:4326").to_file(aoi_path)
+    out = tmp_path / "out.tif"
+    result = predict(image, out, threshold_model,
+                     EngineOptions(device="cpu", aoi=Aoi.parse(str(aoi_path))))
+    with rasterio.open(out) as dst:
+        # bounding box: columns 3-100, rows 3-100 -> cores of 64 px from the box origin
+        assert (dst.width, dst.height) == pytest.approx((97, 97), abs=1)
+        mask = dst.read_masks(1)
+        data = dst.read()
+    assert result.cores_skipped == 1  # the lower-right core does not touch the L
+    assert not mask[70:, 70:].any() and mask[:64, :64].all()
+    left = round((dst.transform.c - x0) / 0.3)
+    top = round((y0 - dst.transform.f) / 0.3)
+    assert (top, left) == (3, 3)
+    np.testing.assert_array_equal(data[:, :64, :64],
+                                  expected(raw)[:, top:top + 64, left:left + 64])
