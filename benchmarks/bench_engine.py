@@ -79,6 +79,7 @@ def monai_seconds(model: LoadedModel, image: Path, device: str) -> float | None:
         bands = choose_bands(ds, spec)
         scaler = build_scaler(ds, bands, spec)
         data = torch.from_numpy(scaler(ds.read(list(bands.indexes))))[None]
+        georef = {"crs": ds.crs, "transform": ds.transform}
     with torch.inference_mode():
         logits = sliding_window_inference(data, roi_size=(spec.tile, spec.tile),
                                           sw_batch_size=2, predictor=network, overlap=0.25,
@@ -87,7 +88,7 @@ def monai_seconds(model: LoadedModel, image: Path, device: str) -> float | None:
     with tempfile.TemporaryDirectory() as tmp, rasterio.open(
             Path(tmp) / "monai.tif", "w", driver="GTiff", width=probabilities.shape[2],
             height=probabilities.shape[1], count=2, dtype="uint8", tiled=True,
-            compress="deflate") as dst:
+            compress="deflate", **georef) as dst:
         dst.write(probabilities)
     return time.perf_counter() - start
 
