@@ -22,7 +22,8 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 from scipy import ndimage
-from skimage.morphology import skeletonize
+from scipy.spatial import cKDTree
+from skimage.morphology import disk, skeletonize
 
 from unet_gis.vector.masks import BoolArray, ByteArray, Tile, fill_small_holes
 
@@ -44,11 +45,23 @@ class LinePieces:
 
 
 def close_gaps(mask: BoolArray, radius: float) -> BoolArray:
-    """Morphological closing with a disk of ``radius`` pixels (exact, via distance maps)."""
+    """Morphological closing with a disk of ``radius`` pixels."""
     if radius < 1:
         return mask
-    dilated = ndimage.distance_transform_edt(~mask) <= radius
-    return np.asarray(ndimage.distance_transform_edt(dilated) > radius) | mask
+    return np.asarray(ndimage.binary_closing(mask, disk(int(round(radius))))) | mask
+
+
+def _half_widths(mask: BoolArray, pixels: NDArray[np.intp]) -> FloatArray:
+    """Distance from each pixel ``(row, col)`` to the nearest background pixel.
+
+    Equals the Euclidean distance transform at those pixels, for a few pixels, without
+    transforming the whole tile: a k-d tree of the background pixels bordering the mask.
+    """
+    border = ~mask & ndimage.binary_dilation(mask)
+    if not border.any():
+        return np.zeros(len(pixels))
+    distance, _ = cKDTree(np.argwhere(border)).query(pixels)
+    return np.asarray(distance, dtype=np.float64)
 
 
 def _pixel_segments(skel: BoolArray, tile: Tile) -> FloatArray:
@@ -100,13 +113,15 @@ def skeleton_lines(mask: BoolArray, prob: ByteArray, tile: Tile, gap_px: float,
     values = prob[r, c].astype(np.float64) / 255.0
     sums = np.bincount(index, weights=values, minlength=len(lines))
     counts = np.bincount(index, minlength=len(lines)).astype(np.float64)
-    distance = ndimage.distance_transform_edt(mask)
     splits = np.flatnonzero(np.diff(index)) + 1
-    for i, line in enumerate(np.split(coords, splits)):
+    pieces = np.split(coords, splits)
+    ends = np.array([end for line in pieces for end in (line[0], line[-1])
+                     if end[0] % 1 == 0.5 and end[1] % 1 == 0.5])  # not seam midpoints
+    if len(ends):
+        pixels = np.column_stack([ends[:, 1] - tile.row0, ends[:, 0] - tile.col0])
+        widths = _half_widths(mask, pixels.astype(np.intp))
+        out.half_width.update(zip(map(tuple, ends.tolist()), widths.tolist(), strict=True))
+    for i, line in enumerate(pieces):
         out.coords.append(line)
         out.sums.append(float(sums[i]))
         out.counts.append(float(counts[i]))
-        for x, y in (line[0], line[-1]):
-            if x % 1 == 0.5 and y % 1 == 0.5:  # a pixel centre, not a seam midpoint
-                out.half_width[(x, y)] = float(
-                    distance[int(y) - tile.row0, int(x) - tile.col0])

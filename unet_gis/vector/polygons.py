@@ -102,14 +102,38 @@ def region_pieces(mask: BoolArray, prob: ByteArray, tile: Tile, closed: Pieces,
     open_.add(geoms[seam], sums[seam], counts[seam])
 
 
+def _split_instances(mask: BoolArray, rows: slice, cols: slice) -> tuple[NDArray[np.int32], int]:
+    """Label touching instances apart, one connected component at a time.
+
+    Only components reaching the core are split; working on each component's bounding box
+    keeps the h-maxima reconstruction (costly on a whole tile) proportional to the
+    objects, not to the tile.
+    """
+    components, _ = ndimage.label(mask)
+    labels = np.zeros(mask.shape, dtype=np.int32)
+    count = 0
+    for k, box in enumerate(ndimage.find_objects(components), start=1):
+        if box is None or box[0].stop <= rows.start or box[0].start >= rows.stop \
+                or box[1].stop <= cols.start or box[1].start >= cols.stop:
+            continue
+        inside = components[box] == k
+        distance = ndimage.distance_transform_edt(np.pad(inside, 1))
+        seeds, n = ndimage.label(h_maxima(distance, SPLIT_DEPTH_PX))
+        if n > 1:
+            parts = watershed(-distance, seeds, mask=distance > 0)[1:-1, 1:-1]
+        else:
+            parts = inside.astype(np.int32)
+        labels[box][inside] = parts[inside] + count
+        count += max(n, 1)
+    return labels, count
+
+
 def instance_pieces(mask: BoolArray, prob: ByteArray, tile: Tile, out: Pieces) -> None:
     """Split touching instances on the whole tile; keep those centred in the core."""
-    if not mask[tile.core_slices].any():
+    rows, cols = tile.core_slices
+    if not mask[rows, cols].any():
         return
-    distance = ndimage.distance_transform_edt(mask)
-    seeds, _ = ndimage.label(h_maxima(distance, SPLIT_DEPTH_PX))
-    labels = watershed(-distance, seeds, mask=mask).astype(np.int32)
-    count = int(labels.max())
+    labels, count = _split_instances(mask, rows, cols)
     if count == 0:
         return
     flat = labels.ravel()
@@ -118,7 +142,6 @@ def instance_pieces(mask: BoolArray, prob: ByteArray, tile: Tile, out: Pieces) -
     safe_n = np.maximum(n, 1.0)
     row_c = np.bincount(flat, weights=rr.ravel(), minlength=count + 1)[1:] / safe_n
     col_c = np.bincount(flat, weights=cc.ravel(), minlength=count + 1)[1:] / safe_n
-    rows, cols = tile.core_slices
     keep = ((n > 0) & (row_c + 0.5 >= rows.start) & (row_c + 0.5 < rows.stop)
             & (col_c + 0.5 >= cols.start) & (col_c + 0.5 < cols.stop))
     if not keep.any():
