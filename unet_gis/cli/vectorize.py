@@ -92,17 +92,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from unet_gis.vector.vectorize import vectorize
-
-    bar = None if args.quiet else ProgressBar(args.probabilities.name)
-    report_summary(vectorize(args.probabilities, args.output, options_from_args(args),
-                             progress=bar))
-    return 0
-
-
 def report_summary(summary: VectorSummary) -> None:
-    """Print warnings to stderr and the one-line summary (shared with ``predict --vector``)."""
+    """Print a run's warnings (stderr) and its summary line (stdout)."""
     for message in summary.messages:
         print(f"unet-gis: warning: {message}", file=sys.stderr)
     written = ", ".join(str(path) for path in summary.outputs)
@@ -110,3 +101,12 @@ def report_summary(summary: VectorSummary) -> None:
         print(f"wrote class mask {written}")
     else:
         print(f"{summary.line()}; wrote {written}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from unet_gis.vector.vectorize import vectorize
+
+    bar = None if args.quiet else ProgressBar(args.probabilities.name)
+    report_summary(vectorize(args.probabilities, args.output, options_from_args(args),
+                             progress=bar))
+    return 0

@@ -61,9 +61,6 @@ class RoadGraph:
     def nodes(self) -> list[Node]:
         return list(self._ends)
 
-    def __len__(self) -> int:
-        return len(self.coords)
-
     def merge_degree2(self) -> None:
         """Join the two edges at every node of degree 2 into one (loops stay loops)."""
         for node in self.nodes():
