@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from unet_gis.cli.common import ProgressBar, add_model_arguments
 from unet_gis.cli.vectorize import add_vector_arguments, options_from_args, report_summary
 from unet_gis.errors import UserError
+
+if TYPE_CHECKING:
+    from unet_gis.inference.engine import EngineOptions, PredictResult
+    from unet_gis.model.checkpoint import LoadedModel
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,6 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="minx,miny,maxx,maxy in the raster's CRS, or a vector file")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--cluster", metavar="ADDRESS|local[:N]",
+                        help="compute on a Dask cluster: a scheduler address (tcp://host:8786) "
+                             "or local[:N] worker processes; needs unet-gis[cluster], see "
+                             "docs/cluster.md")
     parser.add_argument("--vector", type=Path, metavar="OUT.(shp|gpkg|geojson|tif)",
                         help="also vectorize each result (with several images, the image "
                              "name is added to OUT's name)")
@@ -47,10 +56,14 @@ def run(args: argparse.Namespace) -> int:
                             batch_size=args.batch_size, bands=args.bands,
                             aoi=Aoi.parse(args.aoi) if args.aoi else None,
                             overwrite=args.overwrite)
-    for image in args.images:
+    cluster_results = _predict_on_cluster(args, model, options) if args.cluster else None
+    for index, image in enumerate(args.images):
         output = default_output_path(image, outdir)
-        bar = None if args.quiet else ProgressBar(image.name)
-        result = predict(image, output, model, options, progress=bar)
+        if cluster_results is not None:
+            result = cluster_results[index]
+        else:
+            bar = None if args.quiet else ProgressBar(image.name)
+            result = predict(image, output, model, options, progress=bar)
         for warning in result.warnings:
             print(f"unet-gis: warning: {warning}", file=sys.stderr)
         print(f"{image.name}: {result.width}x{result.height} px ({result.pixels / 1e6:.1f} Mpx) "
@@ -59,6 +72,18 @@ def run(args: argparse.Namespace) -> int:
         if args.vector is not None:
             _vectorize(args, image, output)
     return 0
+
+
+def _predict_on_cluster(args: argparse.Namespace, model: LoadedModel,
+                        options: EngineOptions) -> list[PredictResult]:
+    """All images in one Dask run (their tasks share the cluster), one progress bar."""
+    from unet_gis.distributed import predict_scenes_on_cluster
+    from unet_gis.inference.engine import default_output_path
+
+    scenes = [(image, default_output_path(image, args.outdir)) for image in args.images]
+    label = args.images[0].name if len(scenes) == 1 else f"{len(scenes)} images"
+    bar = None if args.quiet else ProgressBar(label)
+    return predict_scenes_on_cluster(scenes, model, options, progress=bar, cluster=args.cluster)
 
 
 def _vectorize(args: argparse.Namespace, image: Path, probabilities: Path) -> None:

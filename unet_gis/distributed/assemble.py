@@ -1,0 +1,64 @@
+"""Client side: write a scene's blocks, in order, into one tiled GeoTIFF (memory flat).
+
+The dataset is opened, written, tagged and given overviews exactly as the local engine
+does it (the same profile, the engine's own ``_Writer``, the same overview factors), so
+the file matches a local run's.  It lives under a temporary name until ``finish``; any
+exception (``Cancelled`` included) removes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from types import TracebackType
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.windows import Window
+
+from unet_gis.distributed.plan import ScenePlan
+from unet_gis.fileio import atomic_path
+from unet_gis.inference.engine import BlockCallback, _overview_factors, _Writer
+from unet_gis.inference.progress import CancelToken, check
+from unet_gis.raster.probability import tag_probability_raster
+
+
+class SceneOutput:
+    """``with SceneOutput(scene, ...) as out: out.write(...); out.finish(cancel)``."""
+
+    def __init__(self, scene: ScenePlan, overviews: bool,
+                 on_block: BlockCallback | None) -> None:
+        self.scene, self.overviews, self.on_block = scene, overviews, on_block
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> SceneOutput:
+        stack = self._stack.__enter__()
+        try:
+            stack.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True))
+            tmp = stack.enter_context(atomic_path(self.scene.output, ".tif"))
+            self.dst = stack.enter_context(rasterio.open(tmp, "w", **self.scene.profile))
+        except BaseException:
+            self._stack.close()
+            raise
+        self.writer = _Writer(self.dst, self.scene.region, self.scene.masked, self.on_block)
+        return self
+
+    def write(self, core: Window, probabilities: np.ndarray | None,
+              valid: np.ndarray | None) -> None:
+        self.writer.write(core, probabilities, valid)
+
+    def finish(self, cancel: CancelToken | None) -> None:
+        """Tags, band descriptions and overviews, as the local engine writes them."""
+        scene = self.scene
+        tag_probability_raster(self.dst, scene.spec, str(scene.image),
+                               scene.plan.source.crs is None)
+        if self.overviews:
+            check(cancel)
+            factors = _overview_factors(int(scene.region.width), int(scene.region.height),
+                                        scene.block)
+            if factors:
+                self.dst.build_overviews(factors, Resampling.average)
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool | None:
+        return self._stack.__exit__(kind, exc, tb)

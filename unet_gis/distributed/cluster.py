@@ -1,0 +1,168 @@
+"""Connecting to a Dask scheduler, or starting a LocalCluster, with errors a user can act on."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from unet_gis.errors import UserError
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+CONNECT_TIMEOUT_S = 3.0
+WORKER_TIMEOUT_S = 60.0
+_LOCAL = re.compile(r"^local(?::(\d+))?$")
+_INSTALL_HINT = ("running on a cluster needs Dask: pip install 'unet-gis[cluster]' "
+                 "(dask[distributed])")
+
+
+@dataclass(frozen=True)
+class ClusterTarget:
+    """``local`` with ``workers`` processes, or the ``address`` of a running scheduler."""
+
+    address: str | None
+    workers: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> ClusterTarget:
+        text = text.strip()
+        if text.startswith("local"):
+            match = _LOCAL.match(text)
+            if not match or (match.group(1) is not None and int(match.group(1)) < 1):
+                raise UserError(f"--cluster {text}: write local, or local:N with N >= 1 "
+                                "worker processes.")
+            return cls(None, int(match.group(1) or (os.cpu_count() or 1)))
+        if not text:
+            raise UserError("--cluster needs a scheduler address such as tcp://host:8786, "
+                            "or local[:N].")
+        address = text if "://" in text else f"tcp://{text}"
+        if not re.match(r"^[a-z]+://[^\s/]+(:\d+)?/?$", address):
+            raise UserError(f"--cluster {text} is not a scheduler address like "
+                            "tcp://host:8786 (or local[:N]).")
+        return cls(address)
+
+    @property
+    def description(self) -> str:
+        return f"local Dask cluster ({self.workers} processes)" if self.address is None \
+            else f"Dask scheduler at {self.address}"
+
+
+class ClusterSession:
+    """An open Dask client (and the LocalCluster it owns, if any).
+
+    Keep one open across runs (the app does) to pay the connection and the workers'
+    model loading once; :func:`predict_on_cluster` also accepts an address and then opens
+    and closes a session itself.
+    """
+
+    def __init__(self, client: Client, target: ClusterTarget, owned: Any | None = None) -> None:
+        self.client = client
+        self.target = target
+        self._owned = owned
+
+    @property
+    def description(self) -> str:
+        return self.target.description
+
+    def worker_threads(self) -> dict[str, int]:
+        """Worker threads per worker address (at the time of the call)."""
+        workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
+        return {address: int(info.get("nthreads", 1)) for address, info in workers.items()}
+
+    def processes_per_host(self) -> dict[str, int]:
+        """How many worker processes share each host, to split its CPU cores between them."""
+        from distributed.comm import get_address_host
+
+        return dict(Counter(get_address_host(a) for a in self.worker_threads()))
+
+    def close(self) -> None:
+        self.client.close()
+        if self._owned is not None:
+            self._owned.close()
+
+    def __enter__(self) -> ClusterSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_cluster(target: str | ClusterTarget, connect_timeout: float = CONNECT_TIMEOUT_S,
+                 worker_timeout: float = WORKER_TIMEOUT_S,
+                 memory_limit: str | None = None) -> ClusterSession:
+    """Connect to a scheduler (``tcp://host:8786``) or start ``local[:N]``.
+
+    Raises :class:`UserError` when Dask is missing, the scheduler cannot be reached within
+    ``connect_timeout`` seconds, or no worker joins it within ``worker_timeout`` seconds.
+    """
+    if isinstance(target, str):
+        target = ClusterTarget.parse(target)
+    try:
+        import dask
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise UserError(_INSTALL_HINT) from exc
+    # Dask logs every connection and worker event at INFO; the user wants our progress bar
+    for name in ("distributed", "distributed.scheduler", "distributed.worker",
+                 "distributed.nanny", "distributed.core"):
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+    if target.address is None:
+        # processes, one thread each: torch uses the cores, GDAL handles are per process
+        cluster = LocalCluster(n_workers=target.workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR,
+                               memory_limit=memory_limit or "auto")
+        return ClusterSession(Client(cluster, set_as_default=False), target, cluster)
+    _probe(target.address, connect_timeout)
+    with dask.config.set({"distributed.comm.timeouts.connect": f"{connect_timeout}s"}):
+        try:
+            client = Client(target.address, timeout=connect_timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise UserError(
+                f"Could not reach the Dask scheduler at {target.address} within "
+                f"{connect_timeout:g} s ({_first_line(exc)}). Is `dask scheduler` running "
+                "there, and is the port open from this computer?") from exc
+        except Exception as exc:  # something else answers there (garbage frames, TLS, ...)
+            raise UserError(
+                f"{target.address} did not answer like a Dask scheduler "
+                f"({type(exc).__name__}: {_first_line(exc)}); check the address and port "
+                "(the scheduler listens on 8786 by default, 8787 is its dashboard).") from exc
+    session = ClusterSession(client, target)
+    try:
+        client.wait_for_workers(1, timeout=worker_timeout)
+    except (OSError, TimeoutError) as exc:
+        session.close()
+        raise UserError(
+            f"The Dask scheduler at {target.address} has no workers (waited "
+            f"{worker_timeout:g} s); start some with `dask worker {target.address}`.") from exc
+    return session
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Fail at once when a tcp:// scheduler's port refuses (Dask would retry until its
+    timeout); other protocols are left to Dask."""
+    match = re.match(r"^tcp://\[?([^\]/]+?)\]?:(\d+)/?$", address)
+    if not match:
+        return
+    host, port = match.group(1), int(match.group(2))
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except TimeoutError:
+        return  # let Dask try (and report) with the same timeout
+    except OSError as exc:
+        raise UserError(
+            f"Could not reach the Dask scheduler at {address} ({exc.strerror or exc}). Is "
+            "`dask scheduler` running there, and is the port open from this computer?"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,160 @@
+"""Worker side: load the model once per worker, run the local pipeline on one rectangle.
+
+A task is pure: the same job and rectangle always give the same blocks, and it writes
+nothing, so Dask may run it again on another worker when one dies.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rasterio.windows import Window
+
+from unet_gis.errors import UserError
+from unet_gis.inference.device import DeviceChoice, select_device
+from unet_gis.inference.engine import _pipeline, _Writer
+from unet_gis.inference.progress import ProgressReporter
+from unet_gis.inference.reader import TileReader
+from unet_gis.model.checkpoint import load_checkpoint
+from unet_gis.raster.grid import GridPlan
+from unet_gis.raster.io import BandChoice, InputScaler
+
+Block = tuple[Window, "np.ndarray | None", "np.ndarray | None"]
+"""(core window in the working grid, uint8 probabilities or None, valid mask or None)."""
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """The checkpoint every worker loads, and the spec the client expects it to hold."""
+
+    path: str
+    spec_json: str
+
+
+@dataclass(frozen=True)
+class SceneJob:
+    """What a worker needs to compute any rectangle of one scene (small: a few kB)."""
+
+    image: str  # absolute path or GDAL /vsi path, as the worker will open it
+    plan: GridPlan
+    bands: BandChoice
+    scaler: InputScaler
+    masked: bool
+    tile: int
+    halo: int
+    geometry: Any | None
+    model: ModelRef
+    device: str
+    batch_size: int | None
+    readers: int
+    threads: int | None
+    processes_per_host: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass
+class RegionResult:
+    blocks: list[Block]
+    skipped: int
+    device: str
+
+    @property
+    def nbytes(self) -> int:
+        return sum((0 if p is None else p.nbytes) + (0 if v is None else v.nbytes)
+                   for _, p, v in self.blocks)
+
+
+class _Collector(_Writer):
+    """The engine's writer interface, keeping blocks to send back instead of writing."""
+
+    def __init__(self) -> None:  # no dataset: nothing is written on the worker
+        self.blocks: list[Block] = []
+
+    def write(self, core: Window, probabilities: np.ndarray | None,
+              valid: np.ndarray | None) -> None:
+        self.blocks.append((core, None if probabilities is None else
+                            np.ascontiguousarray(probabilities),
+                            None if valid is None else np.ascontiguousarray(valid)))
+
+
+_models: dict[tuple[Any, ...], tuple[torch.nn.Module, DeviceChoice]] = {}
+_models_lock = threading.Lock()
+
+
+def load_model(ref: ModelRef, device: str, threads: int | None
+               ) -> tuple[torch.nn.Module, DeviceChoice]:
+    """The worker's copy of the network, loaded once per file version and device."""
+    path = Path(ref.path)
+    try:
+        stat = path.stat()
+    except OSError:
+        raise UserError(f"The model file {ref.path} is not readable on Dask worker "
+                        f"{_worker_name()}; put it on a filesystem every worker shares, "
+                        "at the same path.") from None
+    key = (ref.path, stat.st_mtime_ns, stat.st_size, device, threads)
+    with _models_lock:
+        if key not in _models:
+            loaded = load_checkpoint(path)
+            if loaded.spec.to_json() != ref.spec_json:
+                raise UserError(f"The model file {ref.path} on Dask worker {_worker_name()} "
+                                "is not the one the client loaded (different spec); the "
+                                "workers must see the same file.")
+            choice = select_device(device, threads)
+            network = loaded.network.to(choice.device).eval()
+            network = network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            for stale in [k for k in _models if k[0] == ref.path]:
+                del _models[stale]  # a retrained file replaces the old weights
+            _models[key] = (network, choice)
+        return _models[key]
+
+
+def compute_region(job: SceneJob, region: Window) -> RegionResult:
+    """Run the local engine's pipeline over ``region`` (whole cores) of ``job``'s scene."""
+    if not job.image.startswith("/vsi") and not os.path.exists(job.image):
+        raise UserError(f"Dask worker {_worker_name()} cannot see {job.image}; the raster "
+                        "must be on a filesystem every worker shares (same path), or a "
+                        "GDAL path such as /vsis3/ or /vsicurl/.")
+    network, device = load_model(job.model, job.device, _threads(job))
+    batch_size = job.batch_size or (8 if device.is_cuda else 2)
+    reader = TileReader(Path(job.image), job.plan, job.bands, job.scaler, job.masked)
+    collector = _Collector()
+    try:
+        skipped = _pipeline(reader, collector, network, device, job.tile, job.halo, region,
+                            batch_size, job.readers, job.geometry, job.plan.working,
+                            ProgressReporter("predict", 0, None), None)
+    finally:
+        reader.close()
+    return RegionResult(collector.blocks, skipped, device.description)
+
+
+def _threads(job: SceneJob) -> int | None:
+    """Torch threads: as asked, else this host's cores shared by its worker processes."""
+    if job.threads or job.device not in ("auto", "cpu"):
+        return job.threads
+    host = _worker_host()
+    sharing = dict(job.processes_per_host).get(host, 1) if host else 1
+    return max(1, (os.cpu_count() or 1) // max(1, sharing))
+
+
+def _worker_host() -> str | None:
+    try:
+        from distributed import get_worker
+        from distributed.comm import get_address_host
+
+        return str(get_address_host(get_worker().address))
+    except (ImportError, ValueError):
+        return None
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return "(not in a worker)"
