@@ -76,9 +76,16 @@ def output_folder(image: Path, data_dir: Path) -> Path:
 
 
 def planned_output(image: Path, data_dir: Path) -> Path:
-    from unet_gis.inference.engine import default_output_path
+    """Where the run will write (the engine's naming; checked again in :func:`run_model`).
 
-    return default_output_path(image, output_folder(image, data_dir))
+    Computed without importing the engine, which would stall the GUI thread.
+    """
+    return output_folder(image, data_dir) / f"{image.stem}_probabilities.tif"
+
+
+def cpu_threads() -> int:
+    """Leave one core to the GUI so that it stays responsive during a CPU run."""
+    return max(1, (os.cpu_count() or 2) - 1)
 
 
 def load_model(request: RunRequest) -> Any:
@@ -112,14 +119,15 @@ def plan_output(request: RunRequest, model: Any) -> OutputGrid:
 def run_model(request: RunRequest, model: Any, progress: ProgressCallback,
               cancel: CancelToken, on_block: Callable[..., None]) -> Any:
     from unet_gis.inference.aoi import Aoi
-    from unet_gis.inference.engine import EngineOptions, predict
+    from unet_gis.inference.engine import EngineOptions, default_output_path, predict
 
     request.output.parent.mkdir(parents=True, exist_ok=True)
+    output = default_output_path(request.image, request.output.parent)
     options = EngineOptions(device=request.device, tile=request.tile, halo=request.halo,
                             batch_size=request.batch_size, threads=request.threads,
                             aoi=Aoi(bounds=request.aoi_bounds) if request.aoi_bounds else None,
                             overwrite=True)
-    return predict(request.image, request.output, model, options, progress=progress,
+    return predict(request.image, output, model, options, progress=progress,
                    cancel=cancel, on_block=on_block)
 
 

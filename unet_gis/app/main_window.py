@@ -32,7 +32,7 @@ from unet_gis.app.dialogs.about import AboutDialog
 from unet_gis.app.dialogs.run import RunChoice, RunDialog
 from unet_gis.app.exports import ExportController
 from unet_gis.app.geo import format_position
-from unet_gis.app.jobs import RunRequest, planned_output
+from unet_gis.app.jobs import RunRequest, cpu_threads, planned_output
 from unet_gis.app.layers.model import ImageLayer, LayerStack, ResultLayer
 from unet_gis.app.layers.panel import LayersPanel
 from unet_gis.app.opener import layers_for
@@ -244,7 +244,7 @@ class MainWindow(QMainWindow):
             aoi = self.view_bounds_in(layer)
         return RunRequest(layer.path, planned_output(layer.path, self.paths.data_dir),
                           choice.model, choice.device, aoi, choice.tile, choice.halo,
-                          choice.batch_size)
+                          choice.batch_size, threads=cpu_threads())
 
     def view_bounds_in(self, layer: ImageLayer) -> tuple[float, float, float, float]:
         """The current view as bounds in ``layer``'s own CRS."""

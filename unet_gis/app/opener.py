@@ -17,19 +17,27 @@ VECTOR_COLOURS = {"centerline": (255, 255, 255), "road": (255, 170, 0),
                   "vehicle": (230, 30, 200)}
 
 
-def vector_crs(path: Path) -> Any:
-    from pyogrio import read_info
+def vector_layers(path: Path) -> list[tuple[str | None, Any]]:
+    """(layer name or None for single-layer files, CRS) for every layer in ``path``."""
+    from pyogrio import list_layers, read_info
     from rasterio.crs import CRS
 
     try:
-        info = read_info(path)
+        names = [str(name) for name, _ in list_layers(path)]
+        found = []
+        for name in names:
+            info = read_info(path, layer=name)
+            crs = CRS.from_user_input(info["crs"]) if info.get("crs") else None
+            found.append((name if len(names) > 1 else None, crs))
     except Exception as exc:  # pyogrio raises DataSourceError and friends
         raise UserError(f"{path.name} is not a vector file GDAL can read ({exc}).") from exc
-    return CRS.from_user_input(info["crs"]) if info.get("crs") else None
+    if not found:
+        raise UserError(f"{path.name} has no layers.")
+    return found
 
 
-def vector_colour(path: Path, classes: dict[str, tuple[int, int, int]]) -> tuple[int, int, int]:
-    stem = path.stem.lower()
+def vector_colour(name: str, classes: dict[str, tuple[int, int, int]]) -> tuple[int, int, int]:
+    stem = name.lower()
     for key, colour in VECTOR_COLOURS.items():
         if key in stem:
             return classes.get(key, colour) if key != "centerline" else colour
@@ -41,9 +49,12 @@ def layers_for(path: Path, thresholds: dict[str, float],
                ) -> tuple[list[Layer], Any, bool]:
     """(layers, their CRS, whether the CRS is known) for ``path``; raises UserError."""
     if path.suffix.lower() in VECTOR_SUFFIXES:
-        crs = vector_crs(path)
-        colour = vector_colour(path, colours or {})
-        return [VectorLayer(name=path.stem, path=path, color=colour)], crs, True
+        found = vector_layers(path)
+        vectors: list[Layer] = [
+            VectorLayer(name=f"{path.stem}: {name}" if name else path.stem, path=path,
+                        layer=name, color=vector_colour(name or path.stem, colours or {}))
+            for name, _ in found]
+        return vectors, found[0][1], True
     source = RasterSource(path)
     if CLASSES_TAG in source.tags:
         try:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from unet_gis.app.jobs import format_duration
 from unet_gis.inference.progress import Progress
@@ -26,6 +34,8 @@ class ProgressPanel(QWidget):
         self.bar.setRange(0, 1000)
         self.detail = QLabel("Idle")
         self.detail.setWordWrap(True)
+        # long paths must wrap, not widen the dock
+        self.detail.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         row = QHBoxLayout()

@@ -9,6 +9,8 @@ the engine processes, and applies everything on the GUI thread.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +37,19 @@ class Throttle:
             self._last = now
             return True
         return False
+
+
+def lower_priority(niceness: int = 5) -> None:
+    """Make the calling thread (and threads it starts) yield the CPU to the GUI thread.
+
+    On Linux the nice value is per thread and inherited by threads created afterwards
+    (the engine's readers and writer); elsewhere this does nothing.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+        except OSError as exc:
+            log.debug("could not lower the worker's priority: %s", exc)
 
 
 class JobContext:
@@ -121,6 +136,7 @@ class JobRunner(QObject):
             self.items.emit()
 
     def _run(self, work: Callable[[JobContext], Any]) -> None:
+        lower_priority()
         try:
             result = work(JobContext(self))
         except Cancelled:

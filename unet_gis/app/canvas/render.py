@@ -12,6 +12,7 @@ from rasterio.windows import Window
 from unet_gis.app.canvas.sources import DisplayGrid, RasterSource, Stretch
 
 PREVIEW_MAX_SIDE = 1024
+LOG_SIZE = 4096  # block updates remembered for incremental redraws
 
 
 def rgba_composite(data: np.ndarray, valid: np.ndarray | None, stretch: Stretch) -> np.ndarray:
@@ -63,6 +64,7 @@ class PreviewRaster:
         self.transform = transform * Affine.scale(self.factor, self.factor)
         self.crs = crs
         self.version = 0
+        self._log: list[tuple[int, int, int, int, int]] = []  # version, row, col, h, w
         self._lock = threading.Lock()
 
     @property
@@ -89,7 +91,30 @@ class PreviewRaster:
             self.probabilities[:, row:row + h, col:col + w] = probabilities[:, :h, :w]
             self.valid[row:row + h, col:col + w] = valid[:h, :w]
             self.version += 1
+            self._log.append((self.version, row, col, h, w))
+            del self._log[:-LOG_SIZE]
 
-    def render(self, band: int, threshold_byte: int, color: tuple[int, int, int]) -> np.ndarray:
+    def render(self, band: int, threshold_byte: int, color: tuple[int, int, int]
+               ) -> tuple[np.ndarray, int]:
+        """The whole preview as RGBA, and the version it shows."""
         with self._lock:
-            return threshold_rgba(self.probabilities[band - 1], self.valid, threshold_byte, color)
+            rgba = threshold_rgba(self.probabilities[band - 1], self.valid, threshold_byte,
+                                  color)
+            return rgba, self.version
+
+    def update(self, rgba: np.ndarray, since: int, band: int, threshold_byte: int,
+               color: tuple[int, int, int]) -> int:
+        """Re-render into ``rgba`` only what changed after version ``since``."""
+        with self._lock:
+            if since == self.version:
+                return since
+            if not self._log or self._log[0][0] > since + 1:
+                rgba[:] = threshold_rgba(self.probabilities[band - 1], self.valid,
+                                         threshold_byte, color)
+                return self.version
+            for version, row, col, h, w in self._log:
+                if version > since:
+                    rgba[row:row + h, col:col + w] = threshold_rgba(
+                        self.probabilities[band - 1, row:row + h, col:col + w],
+                        self.valid[row:row + h, col:col + w], threshold_byte, color)
+            return self.version

@@ -39,13 +39,13 @@ def _ring(path: QPainterPath, coords: np.ndarray, close: bool) -> None:
         path.addPolygon(polygon)
 
 
-def load_vector(path: Path, view_crs: Any) -> VectorData:
+def load_vector(path: Path, view_crs: Any, layer: str | None = None) -> VectorData:
     """Read every feature of ``path`` and project it to ``view_crs``."""
     import shapely
     from pyogrio.raw import read
 
     try:
-        meta, _, wkb, _ = read(path, read_geometry=True, columns=[])
+        meta, _, wkb, _ = read(path, layer=layer, read_geometry=True, columns=[])
     except Exception as exc:  # pyogrio raises DataSourceError and friends
         raise UserError(f"Cannot read {path.name} as vector data ({exc}).") from exc
     geometries = shapely.from_wkb(wkb) if wkb is not None else np.array([])

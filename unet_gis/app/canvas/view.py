@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
@@ -38,6 +40,14 @@ Fetch = Callable[[int, int, int, bool], "QImage | None"]
 BACKGROUND = QColor(236, 236, 232)
 
 
+@dataclass
+class _Preview:
+    key: Hashable
+    rgba: np.ndarray  # the QImage below draws straight from this buffer
+    image: QImage
+    version: int
+
+
 class MapCanvas(QWidget):
     """Paints visible layers bottom to top; every pixel read happens on the loader's pool."""
 
@@ -52,10 +62,11 @@ class MapCanvas(QWidget):
         self.loader = loader or TileLoader(parent=self)
         self.loader.changed.connect(self.update)
         self._rendered = LruCache(96 * 2**20)
-        self._previews: dict[int, tuple[Hashable, QImage]] = {}
+        self._previews: dict[int, _Preview] = {}
         self._view = ViewState(width=max(1, self.width()), height=max(1, self.height()))
         self._drag: QPointF | None = None
         self.pending = 0
+        self.frames = 0
         self.last_paint_ms = 0.0
         self.setMouseTracking(True)
         self.setMinimumSize(200, 150)
@@ -123,6 +134,7 @@ class MapCanvas(QWidget):
         self._draw_scale_bar(painter, view)
         painter.end()
         self.pending = pending
+        self.frames += 1
         self.last_paint_ms = (time.perf_counter() - start) * 1000.0
         if pending == 0:
             self.frameComplete.emit(self.last_paint_ms)
@@ -199,22 +211,28 @@ class MapCanvas(QWidget):
         return fetch
 
     def _draw_preview(self, painter: QPainter, layer: ResultLayer) -> None:
+        """The live overlay of a running job: only blocks that arrived are re-rendered."""
         preview = layer.preview
         assert preview is not None
         threshold = threshold_to_byte(layer.threshold)
-        key = (preview.version, layer.band, threshold, layer.color)
-        cached = self._previews.get(layer.id)
-        if cached is None or cached[0] != key:
-            image = rgba_to_qimage(preview.render(layer.band, threshold, layer.color))
-            self._previews[layer.id] = cached = (key, image)
+        key = (id(preview), layer.band, threshold, layer.color)
+        state = self._previews.get(layer.id)
+        if state is None or state.key != key:
+            rgba, version = preview.render(layer.band, threshold, layer.color)
+            h, w = rgba.shape[:2]
+            image = QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888)
+            self._previews[layer.id] = state = _Preview(key, rgba, image, version)
+        elif state.version != preview.version:
+            state.version = preview.update(state.rgba, state.version, layer.band, threshold,
+                                           layer.color)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-        painter.drawImage(self._screen_rect(preview.grid.bounds), cached[1])
+        painter.drawImage(self._screen_rect(preview.grid.bounds), state.image)
 
     def _draw_vector(self, painter: QPainter, layer: VectorLayer) -> int:
         crs = self.stack.crs
         key = ("vec", layer.id, crs.to_wkt() if crs is not None else None)
-        path, view_crs = layer.path, layer.view_crs
-        data: VectorData | None = self.loader.get(key, lambda: load_vector(path, view_crs))
+        path, view_crs, name = layer.path, layer.view_crs, layer.layer
+        data: VectorData | None = self.loader.get(key, lambda: load_vector(path, view_crs, name))
         if data is None:
             return 0 if self.loader.failure(key) else 1
         if layer.extent is None and data.extent is not None:
@@ -295,6 +313,12 @@ class MapCanvas(QWidget):
 
     def is_idle(self) -> bool:
         return not self.loader.busy and self.pending == 0
+
+    def frame_ready(self) -> bool:
+        """Paint now; True when that frame had every visible tile (poll it to wait)."""
+        before = self.frames
+        self.repaint()
+        return self.frames > before and self.is_idle()
 
     def describe(self) -> dict[str, Any]:
         return {"pending": self.pending, "cache_bytes": self.loader.cache.bytes,

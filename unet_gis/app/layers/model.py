@@ -115,6 +115,7 @@ class ResultLayer(Layer):
 @dataclass(eq=False, kw_only=True)
 class VectorLayer(Layer):
     path: Path
+    layer: str | None = None  # the layer inside a multi-layer file (GeoPackage)
     color: tuple[int, int, int] = (0, 200, 255)
     view_crs: Any = None
     geometry_type: str = ""

@@ -1,0 +1,222 @@
+"""The main window end to end: open, run, live thresholds, cancel, queue, errors, export."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import rasterio
+from PySide6.QtCore import QTimer
+
+from tests.app.conftest import Boxes, qimage_rgb
+from tests.conftest import random_rgb
+from unet_gis.app.canvas.view import BACKGROUND
+from unet_gis.app.geo import ViewState
+from unet_gis.app.layers.model import ImageLayer, ResultLayer, VectorLayer
+from unet_gis.app.main_window import MainWindow
+from unet_gis.raster.probability import threshold_to_byte
+
+RUN_TIMEOUT_MS = 90_000
+
+
+def open_image(window: MainWindow, path: Path) -> ImageLayer:
+    assert window.open_files([path]) == [path]
+    layer = window.stack.of_kind("image")[-1]
+    assert isinstance(layer, ImageLayer)
+    return layer
+
+
+def run(qtbot: Any, window: MainWindow, model: Path) -> list[ResultLayer]:
+    window.settings.model_path = str(model)
+    ended: list[str] = []
+    window.runs.runEnded.connect(ended.append)
+    window.start_run()
+    assert window.runs.busy
+    qtbot.waitUntil(lambda: bool(ended), timeout=RUN_TIMEOUT_MS)
+    assert ended == ["finished"], window.run_panel.detail.text()
+    return [lr for lr in window.stack if isinstance(lr, ResultLayer)]
+
+
+def show_one_to_one(qtbot: Any, window: MainWindow, layer: ResultLayer) -> np.ndarray:
+    """Only ``layer``, opaque, one screen pixel per raster pixel from the top-left corner."""
+    for other in window.stack:
+        window.stack.update(other, visible=other is layer)
+    window.stack.update(layer, opacity=1.0)
+    canvas = window.canvas
+    qtbot.wait(50)  # let the layout settle: a resize keeps the centre, not the corner
+    assert layer.source is not None
+    t = layer.source.transform
+    w, h = canvas.width(), canvas.height()
+    canvas.set_view(ViewState(t.c + w / 2 * t.a, t.f + h / 2 * t.e, t.a, w, h))
+    qtbot.waitUntil(canvas.frame_ready, timeout=10_000)
+    return qimage_rgb(canvas.render_to_image())
+
+
+def expected_overlay(path: Path, band: int, threshold: float, shape: tuple[int, int]
+                     ) -> np.ndarray:
+    with rasterio.open(path) as dataset:
+        probabilities = dataset.read(band)
+        valid = dataset.read_masks(band) > 0
+    h, w = min(shape[0], probabilities.shape[0]), min(shape[1], probabilities.shape[1])
+    return ((probabilities >= threshold_to_byte(threshold)) & valid)[:h, :w]
+
+
+def test_open_and_run_overlay_matches_probability_raster(
+        qtbot: Any, window: MainWindow, make_geotiff: Callable[..., Path],
+        tiny_checkpoint: Path) -> None:
+    image = make_geotiff(random_rgb(300, 420, seed=1))
+    open_image(window, image)
+    results = run(qtbot, window, tiny_checkpoint)
+    assert [r.class_name for r in results] == ["road", "vehicle"]
+    output = results[0].path
+    assert output is not None and output.is_file()
+    assert output.parent == image.parent / f"{image.stem}_unet_gis"
+    assert "CPU" in window.device_label.text()
+    road = results[0]
+    with rasterio.open(output) as dataset:
+        band = dataset.read(1)
+    # thresholds inside this random model's range, so that both kinds of pixel occur
+    low, high = (round(np.percentile(band, q) / 255 * 100) for q in (35, 65))
+    high = max(high, low + 1)
+    slider = window.layers_panel.rows[road.id].slider
+    slider.setValue(low)
+    assert road.threshold == pytest.approx(low / 100)
+    shown = show_one_to_one(qtbot, window, road)
+    rows, cols = min(280, shown.shape[0] - 40), min(420, shown.shape[1])  # above the scale bar
+    assert rows > 100 and cols > 100
+    expected = expected_overlay(output, 1, road.threshold, (rows, cols))
+    assert 0 < expected.mean() < 1, "the test needs both kinds of pixel"
+    region = shown[:rows, :cols]
+    is_road = (region == road.color).all(axis=-1)
+    is_background = (region == BACKGROUND.getRgb()[:3]).all(axis=-1)
+    assert (is_road | is_background).all()
+    assert np.array_equal(is_road, expected)
+
+    # the threshold slider re-renders from the stored probabilities, without a run
+    slider.setValue(high)
+    assert road.threshold == pytest.approx(high / 100)
+    qtbot.waitUntil(window.canvas.frame_ready, timeout=10_000)
+    moved = qimage_rgb(window.canvas.render_to_image())[:rows, :cols]
+    now_road = (moved == road.color).all(axis=-1)
+    assert not np.array_equal(now_road, is_road)
+    assert np.array_equal(now_road, expected_overlay(output, 1, high / 100, (rows, cols)))
+    assert window.settings.thresholds["road"] == pytest.approx(high / 100)
+    assert not window.runs.busy
+
+
+def test_corrupt_file_shows_an_error_and_the_app_keeps_working(
+        window: MainWindow, boxes: Boxes, tmp_path: Path,
+        make_geotiff: Callable[..., Path]) -> None:
+    bad = tmp_path / "broken.tif"
+    bad.write_bytes(b"II*\x00 this is not really a TIFF")
+    assert window.open_files([bad, tmp_path / "missing.tif"]) == []
+    warnings = boxes.of("warning")
+    assert len(warnings) == 2
+    assert "broken.tif" in warnings[0][2] and "Traceback" not in warnings[0][2]
+    assert "does not exist" in warnings[1][2]
+    assert len(window.stack) == 0
+    open_image(window, make_geotiff(random_rgb(50, 60)))
+    assert len(window.stack) == 1
+
+
+def test_cancel_leaves_no_output_and_returns_to_idle(
+        qtbot: Any, window: MainWindow, make_geotiff: Callable[..., Path],
+        tiny_checkpoint: Path) -> None:
+    image = make_geotiff(random_rgb(1536, 1536, seed=2))
+    open_image(window, image)
+    window.settings.model_path = str(tiny_checkpoint)
+    ended: list[str] = []
+    window.runs.runEnded.connect(ended.append)
+    window.start_run()
+    qtbot.waitUntil(lambda: window.run_panel.bar.value() > 0, timeout=RUN_TIMEOUT_MS)
+    assert window.cancel_action.isEnabled()
+    assert window.stack.of_kind("result"), "the overlay layers appear during the run"
+    start = time.monotonic()
+    window.run_panel.cancel_button.click()
+    qtbot.waitUntil(lambda: bool(ended), timeout=20_000)
+    assert time.monotonic() - start < 5.0, "cancel must stop promptly"
+    assert ended == ["cancelled"]
+    folder = image.parent / f"{image.stem}_unet_gis"
+    assert not list(folder.glob("*")), "no partial output, no temporary files"
+    assert not window.runs.busy and not window.cancel_action.isEnabled()
+    assert not window.run_panel.cancel_button.isEnabled()
+    assert "Cancelled" in window.run_panel.detail.text()
+    assert not window.stack.of_kind("result")
+
+
+def test_gui_stays_responsive_during_a_run(
+        qtbot: Any, window: MainWindow, make_geotiff: Callable[..., Path],
+        tiny_checkpoint: Path) -> None:
+    open_image(window, make_geotiff(random_rgb(1024, 1024, seed=4)))
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    blocks: list[int] = []
+    window.runs.runner.items.connect(lambda: blocks.append(1))
+    run(qtbot, window, tiny_checkpoint)
+    timer.stop()
+    gaps = np.diff(ticks)
+    assert len(ticks) > 20
+    assert gaps.max() < 0.100, f"event loop blocked for {gaps.max() * 1000:.0f} ms"
+    assert blocks, "the overlay fills in while blocks finish"
+
+
+def test_second_run_is_queued_and_closing_cancels(
+        qtbot: Any, window: MainWindow, make_geotiff: Callable[..., Path],
+        tiny_checkpoint: Path) -> None:
+    first = open_image(window, make_geotiff(random_rgb(128, 128), name="a.tif"))
+    open_image(window, make_geotiff(random_rgb(1536, 1536), name="b.tif"))
+    window.settings.model_path = str(tiny_checkpoint)
+    ended: list[str] = []
+    window.runs.runEnded.connect(ended.append)
+    window.layers_panel.list.setCurrentRow(1)  # a.tif (rows are top first)
+    assert window.current_image() is first
+    window.start_run()
+    window.layers_panel.list.setCurrentRow(0)  # b.tif, queued behind a.tif
+    window.start_run()
+    assert len(window.runs.queue) == 1
+    qtbot.waitUntil(lambda: ended == ["finished"], timeout=RUN_TIMEOUT_MS)
+    assert window.runs.busy  # b.tif is running now
+    window.close()
+    assert not window.runs.runner.running
+    assert not (first.path.parent / "b_unet_gis" / "b_probabilities.tif").exists()
+
+
+def test_export_writes_files_and_adds_them_as_layers(
+        qtbot: Any, window: MainWindow, make_geotiff: Callable[..., Path],
+        tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from unet_gis.app.jobs import ExportRequest
+
+    open_image(window, make_geotiff(random_rgb(128, 128, seed=5)))
+    results = run(qtbot, window, tiny_checkpoint)
+    probabilities = results[0].path
+    assert probabilities is not None
+    ended: list[str] = []
+    window.exports.exportEnded.connect(ended.append)
+    with rasterio.open(probabilities) as dataset:  # thresholds that find something
+        road, vehicle = (float(np.percentile(b, 50)) / 255 for b in dataset.read())
+    request = ExportRequest(probabilities, tmp_path / "out" / "scene.gpkg", "gpkg",
+                            ("road", "vehicle"), (("road", road), ("vehicle", vehicle)),
+                            centerlines=True, min_area_m2=0.0)
+    (tmp_path / "out").mkdir()
+    window.exports.start(request)
+    qtbot.waitUntil(lambda: bool(ended), timeout=RUN_TIMEOUT_MS)
+    assert ended == ["finished"], window.export_panel.detail.text()
+    summary = window.exports.last_summary
+    assert summary.outputs and all(Path(p).is_file() for p in summary.outputs)
+    from pyogrio import list_layers
+
+    names = {str(n) for n, _ in list_layers(summary.outputs[0])}
+    assert {"roads", "vehicles", "road_centerlines"} <= names
+    assert summary.vehicles > 0 and summary.road_area_m2 > 0
+    vectors = [lr for lr in window.stack if isinstance(lr, VectorLayer)]
+    assert {v.layer for v in vectors} == names
+    qtbot.waitUntil(window.canvas.frame_ready, timeout=10_000)
+    assert all(v.features > 0 and v.problem is None for v in vectors if v.layer == "roads")
+    assert "vehicles" in window.export_panel.detail.text()
