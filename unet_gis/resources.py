@@ -34,6 +34,19 @@ def sample_scene() -> Path:
     return resource_path("samples", "spacenet_vegas_img0.tif")
 
 
+def is_resource(path: str | Path) -> bool:
+    """Whether ``path`` lies inside the shipped resources.
+
+    Those are read-only once installed (site-packages, the bundle's folder): write
+    results for, say, the bundled sample scene to a user folder instead of beside it.
+    """
+    try:
+        Path(path).resolve().relative_to(resource_root().resolve())
+    except ValueError:
+        return False
+    return True
+
+
 def icon_path(size: int | None = None) -> Path:
     """The application icon: the scalable SVG, or the PNG closest to ``size`` pixels.
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import unet_gis
-from unet_gis.resources import ICON_NAME, ICON_SIZES, icon_path
+from unet_gis.resources import ICON_NAME, ICON_SIZES, icon_path, is_resource, sample_scene
 
 ROOT = Path(__file__).resolve().parents[2]
 LINUX = ROOT / "packaging" / "linux"
@@ -56,6 +56,12 @@ def test_icon_path_picks_the_smallest_png_at_least_as_large() -> None:
     assert icon_path(4096).name == f"{ICON_NAME}-512.png"
     with pytest.raises(ValueError):
         icon_path(0)
+
+
+def test_is_resource(tmp_path: Path) -> None:
+    assert is_resource(sample_scene())
+    assert is_resource(icon_path(32))
+    assert not is_resource(tmp_path / "scene.tif")
 
 
 def test_version_has_one_source() -> None:
