@@ -220,3 +220,19 @@ def test_export_writes_files_and_adds_them_as_layers(
     qtbot.waitUntil(window.canvas.frame_ready, timeout=10_000)
     assert all(v.features > 0 and v.problem is None for v in vectors if v.layer == "roads")
     assert "vehicles" in window.export_panel.detail.text()
+
+
+def test_big_raster_without_overviews_gets_them_in_the_background(
+        qtbot: Any, window: MainWindow, make_geotiff: Callable[..., Path]) -> None:
+    data = np.zeros((1, 4096, 4096), np.uint8)
+    data[0, ::7] = 200
+    path = make_geotiff(data, name="flat.tif", tiled=True, blockxsize=256, blockysize=256)
+    before = path.read_bytes()
+    layer = open_image(window, path)
+    assert layer.source.overviews == ()
+    assert "building" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: bool(layer.source.overviews), timeout=60_000)
+    assert Path(f"{path}.ovr").is_file()
+    assert path.read_bytes() == before, "the user's file is not modified"
+    assert "ready" in window.statusBar().currentMessage()
+    qtbot.waitUntil(window.canvas.frame_ready, timeout=10_000)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -50,7 +51,13 @@ def install_excepthook() -> None:
     sys.excepthook = hook
 
 
+def configure_gdal() -> None:
+    """Bound GDAL's block cache (default 5 % of RAM) before the first dataset is read."""
+    os.environ.setdefault("GDAL_CACHEMAX", "256")  # MB
+
+
 def make_application(argv: Sequence[str] = ()) -> QApplication:
+    configure_gdal()
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         QCoreApplication.setOrganizationName("unet-gis")

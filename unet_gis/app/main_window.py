@@ -36,6 +36,7 @@ from unet_gis.app.jobs import RunRequest, cpu_threads, planned_output
 from unet_gis.app.layers.model import ImageLayer, LayerStack, ResultLayer
 from unet_gis.app.layers.panel import LayersPanel
 from unet_gis.app.opener import layers_for
+from unet_gis.app.overviews import OverviewBuilder, can_write_beside, missing_overview_factors
 from unet_gis.app.progress_panel import ProgressPanel
 from unet_gis.app.runs import RunController
 from unet_gis.app.settings import AppPaths, SettingsStore
@@ -67,6 +68,8 @@ class MainWindow(QMainWindow):
         self.export_panel = ProgressPanel("Export")
         self.runs = RunController(self.stack, self.run_panel, self, self.settings.thresholds)
         self.exports = ExportController(self.stack, self.export_panel, self, self.settings)
+        self.overviews = OverviewBuilder(self)
+        self.overviews.finished.connect(self._overviews_built)
         self._docks()
         self._status_bar()
         self._menus()
@@ -178,6 +181,8 @@ class MainWindow(QMainWindow):
                 self.stack.add(layer, crs=crs, has_crs_info=known)
                 if layer.problem:
                     self.statusBar().showMessage(f"{layer.name} {layer.problem}.", 10000)
+                if isinstance(layer, ImageLayer):
+                    self._check_overviews(layer)
             opened.append(Path(path))
             if remember:
                 self.settings.add_recent(str(Path(path).resolve()))
@@ -197,6 +202,32 @@ class MainWindow(QMainWindow):
         paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
         event.acceptProposedAction()
         self.open_files(paths)
+
+    def _check_overviews(self, layer: ImageLayer) -> None:
+        factors = missing_overview_factors(layer.source)
+        if not factors:
+            return
+        if not can_write_beside(layer.path):
+            self.statusBar().showMessage(
+                f"{layer.name} has no overviews and its folder is read-only: zoomed-out "
+                "views read the whole file and will be slow.", 15000)
+            return
+        if self.overviews.start(layer.path, factors):
+            self.statusBar().showMessage(
+                f"{layer.name} has no overviews: building {layer.path.name}.ovr in the "
+                "background; zoomed-out views are slow until it is done.", 15000)
+
+    def _overviews_built(self, path: Path, error: str) -> None:
+        self.overviews.done(path)
+        if error:
+            self.statusBar().showMessage(f"Could not build overviews for {path.name}: {error}",
+                                         15000)
+            return
+        for layer in self.stack:
+            if isinstance(layer, ImageLayer) and layer.path == path:
+                layer.source.refresh()
+                self.stack.update(layer, bands=layer.bands)
+        self.statusBar().showMessage(f"Overviews for {path.name} are ready.", 10000)
 
     # --- actions ---------------------------------------------------------------------
     def current_image(self) -> ImageLayer | None:

@@ -188,6 +188,14 @@ class RasterSource:
         self._pool = HandlePool(self._open)
         return None
 
+    def refresh(self) -> None:
+        """Re-read the overview list and reopen handles (after overviews were built)."""
+        with rasterio.open(self.path) as ds:
+            self.overviews = tuple(ds.overviews(1))
+        self._pool.close()
+        self._pool = HandlePool(self._open)
+        self.uid = next(_uids)  # cached tiles of the old handles are not reused
+
     def _open(self) -> Any:
         dataset = rasterio.open(self.path)
         if not self.warped:

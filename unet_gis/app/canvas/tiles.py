@@ -40,6 +40,11 @@ class LruCache:
         self.bytes = 0
         self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
 
+    def peek(self, key: Hashable) -> Any | None:
+        """The value without refreshing its age."""
+        item = self._items.get(key)
+        return None if item is None else item[0]
+
     def get(self, key: Hashable) -> Any | None:
         item = self._items.get(key)
         if item is None:
@@ -106,7 +111,7 @@ class TileLoader(QObject):
 
     changed = Signal()
 
-    def __init__(self, max_bytes: int = 384 * 2**20, threads: int = 4,
+    def __init__(self, max_bytes: int = 256 * 2**20, threads: int = 4,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.cache = LruCache(max_bytes)
@@ -119,6 +124,8 @@ class TileLoader(QObject):
         self._inflight: set[Hashable] = set()
         self._failed: dict[Hashable, str] = {}
         self._wanted: set[Hashable] = set()
+        self._next: set[Hashable] = set()  # keys asked for by the frame being painted
+        self._prefetched: set[Hashable] = set()  # queued for later, not on screen
         self._lock = threading.Lock()
 
     def is_wanted(self, key: Hashable) -> bool:
@@ -129,22 +136,45 @@ class TileLoader(QObject):
         with self._lock:
             self._wanted = set(keys)
 
+    def begin_frame(self) -> None:
+        """Start collecting the keys a new frame wants (queued loads of others are skipped)."""
+        self._next = set()
+
+    def end_frame(self) -> None:
+        with self._lock:
+            self._wanted = self._next
+
     def get(self, key: Hashable, fn: Callable[[], Any]) -> Any | None:
+        """The cached value, or ``None`` after queueing its load."""
         value = self.cache.get(key)
-        if value is not None or key in self._inflight or key in self._failed:
+        if value is not None:
             return value
+        self._next.add(key)
         with self._lock:
             self._wanted.add(key)
-        self._inflight.add(key)
-        self.pool.start(_Load(self, key, fn))
+        self._prefetched.discard(key)
+        if key not in self._inflight and key not in self._failed:
+            self._inflight.add(key)
+            self.pool.start(_Load(self, key, fn), 1)
         return None
 
+    def prefetch(self, key: Hashable, fn: Callable[[], Any]) -> None:
+        """Queue a load at low priority; its arrival does not repaint."""
+        if key in self._failed or self.cache.peek(key) is not None:
+            return
+        self._next.add(key)
+        if key not in self._inflight:
+            self._inflight.add(key)
+            self._prefetched.add(key)
+            self.pool.start(_Load(self, key, fn), 0)
+
     def peek(self, key: Hashable) -> Any | None:
-        return self.cache.get(key)
+        return self.cache.peek(key)
 
     @property
     def busy(self) -> bool:
-        return bool(self._inflight)
+        """Loads of tiles on screen are under way (prefetches do not count)."""
+        return bool(self._inflight - self._prefetched)
 
     def failure(self, key: Hashable) -> str | None:
         return self._failed.get(key)
@@ -157,7 +187,10 @@ class TileLoader(QObject):
     def _on_loaded(self, key: Hashable, value: Any) -> None:
         self._inflight.discard(key)
         self.cache.put(key, value)
-        self.changed.emit()
+        if key in self._prefetched:
+            self._prefetched.discard(key)
+        else:
+            self.changed.emit()
 
     def _on_failed(self, key: Hashable, message: str) -> None:
         self._inflight.discard(key)
@@ -166,7 +199,10 @@ class TileLoader(QObject):
 
     def _on_skipped(self, key: Hashable) -> None:
         self._inflight.discard(key)
-        self.changed.emit()  # it may be wanted again by now: let the canvas ask anew
+        if key in self._prefetched:
+            self._prefetched.discard(key)
+        else:
+            self.changed.emit()  # it may be wanted again by now: let the canvas ask anew
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         self.set_wanted(set())

@@ -36,7 +36,8 @@ from unet_gis.app.layers.model import (
 )
 from unet_gis.raster.probability import threshold_to_byte
 
-Fetch = Callable[[int, int, int, bool], "QImage | None"]
+Fetch = Callable[[int, int, int, str], "QImage | None"]  # mode: get, peek, prefetch
+PREFETCH_MAX = 96  # tiles per layer queued after a complete frame
 BACKGROUND = QColor(236, 236, 232)
 
 
@@ -114,18 +115,19 @@ class MapCanvas(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), BACKGROUND)
         view = self._view
-        self.loader.set_wanted(set())
+        self.loader.begin_frame()
         pending = 0
+        tiled: list[tuple[DisplayGrid, Fetch]] = []
         for layer in self.stack:
             if not layer.visible or layer.problem:
                 continue
             painter.setOpacity(layer.opacity)
             if isinstance(layer, ImageLayer):
-                pending += self._draw_tiles(painter, layer.source.display,
-                                            self._image_fetch(layer))
+                tiled.append((layer.source.display, self._image_fetch(layer)))
+                pending += self._draw_tiles(painter, *tiled[-1])
             elif isinstance(layer, ResultLayer) and layer.source is not None:
-                pending += self._draw_tiles(painter, layer.source.display,
-                                            self._class_fetch(layer, layer.source))
+                tiled.append((layer.source.display, self._class_fetch(layer, layer.source)))
+                pending += self._draw_tiles(painter, *tiled[-1])
             elif isinstance(layer, ResultLayer) and layer.preview is not None:
                 self._draw_preview(painter, layer)
             elif isinstance(layer, VectorLayer):
@@ -133,6 +135,10 @@ class MapCanvas(QWidget):
         painter.setOpacity(1.0)
         self._draw_scale_bar(painter, view)
         painter.end()
+        if pending == 0:
+            for grid, fetch in tiled:
+                self._prefetch(grid, fetch)
+        self.loader.end_frame()
         self.pending = pending
         self.frames += 1
         self.last_paint_ms = (time.perf_counter() - start) * 1000.0
@@ -155,7 +161,7 @@ class MapCanvas(QWidget):
         for tx, ty in grid.tiles(level, view.bounds):
             window, _ = grid.tile_window(level, tx, ty)
             target = self._screen_rect(grid.window_bounds(window))
-            image = fetch(level, tx, ty, True)
+            image = fetch(level, tx, ty, "get")
             if image is not None:
                 painter.drawImage(target, image)
                 continue
@@ -169,7 +175,7 @@ class MapCanvas(QWidget):
         window, _ = grid.tile_window(level, tx, ty)
         parent, k = level * 2, 2
         while parent <= grid.max_level():
-            image = fetch(parent, tx // k, ty // k, False)
+            image = fetch(parent, tx // k, ty // k, "peek")
             if image is not None:
                 source = QRectF((tx % k) * TILE / k, (ty % k) * TILE / k,
                                 window.width / parent, window.height / parent)
@@ -177,15 +183,33 @@ class MapCanvas(QWidget):
                 return
             parent, k = parent * 2, k * 2
 
+    def _prefetch(self, grid: DisplayGrid, fetch: Fetch) -> None:
+        """After a complete frame, queue (at low priority) the tiles the next zoom step or
+        pan will need: the finer level under the view, a ring around it, the coarser level.
+        They are dropped again as soon as the view changes before they start."""
+        view = self._view
+        level = grid.level_for(view.res)
+        minx, miny, maxx, maxy = view.bounds
+        w, h = (maxx - minx) / 2, (maxy - miny) / 2
+        ring = (minx - w, miny - h, maxx + w, maxy + h)
+        wanted = [(level, t) for t in grid.tiles(level, ring)]
+        if level > 1:
+            wanted += [(level // 2, t) for t in grid.tiles(level // 2, view.bounds)]
+        if level * 2 <= grid.max_level():
+            wanted += [(level * 2, t) for t in grid.tiles(level * 2, view.bounds)]
+        for lvl, (tx, ty) in wanted[:PREFETCH_MAX]:
+            fetch(lvl, tx, ty, "prefetch")
+
     def _image_fetch(self, layer: ImageLayer) -> Fetch:
         source, bands, stretch = layer.source, layer.bands, layer.stretch
         assert stretch is not None
 
-        def fetch(level: int, tx: int, ty: int, schedule: bool) -> QImage | None:
+        def fetch(level: int, tx: int, ty: int, mode: str) -> QImage | None:
             key = ("img", source.uid, bands, level, tx, ty)
-            if not schedule:
+            if mode == "peek":
                 return self.loader.peek(key)
-            return self.loader.get(key, lambda: rgba_to_qimage(
+            load = self.loader.get if mode == "get" else self.loader.prefetch
+            return load(key, lambda: rgba_to_qimage(
                 load_image_tile(source, bands, stretch, level, tx, ty)))
         return fetch
 
@@ -193,14 +217,18 @@ class MapCanvas(QWidget):
         threshold = threshold_to_byte(layer.threshold)
         band, color = layer.band, layer.color
 
-        def fetch(level: int, tx: int, ty: int, schedule: bool) -> QImage | None:
+        def fetch(level: int, tx: int, ty: int, mode: str) -> QImage | None:
+            raw_key = ("prob", source.uid, level, tx, ty)
+            if mode == "prefetch":
+                self.loader.prefetch(raw_key, lambda: load_probability_tile(source, level, tx,
+                                                                             ty))
+                return None
             key = ("cls", layer.id, source.uid, band, threshold, color, level, tx, ty)
             image = self._rendered.get(key)
             if image is not None:
                 return image
-            raw_key = ("prob", source.uid, level, tx, ty)
             raw = (self.loader.get(raw_key, lambda: load_probability_tile(source, level, tx, ty))
-                   if schedule else self.loader.peek(raw_key))
+                   if mode == "get" else self.loader.peek(raw_key))
             if raw is None:
                 return None
             probabilities, valid = raw
