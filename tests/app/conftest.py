@@ -72,3 +72,9 @@ def qimage_rgb(image: QImage) -> np.ndarray:
     h, w, stride = image.height(), image.width(), image.bytesPerLine()
     buffer = np.frombuffer(image.constBits(), np.uint8, count=stride * h).reshape(h, stride)
     return buffer[:, :w * 3].reshape(h, w, 3).copy()
+
+
+def background_rgb() -> tuple[int, int, int]:
+    from unet_gis.app.canvas.view import BACKGROUND
+
+    return BACKGROUND.red(), BACKGROUND.green(), BACKGROUND.blue()

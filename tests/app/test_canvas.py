@@ -13,12 +13,12 @@ from rasterio.enums import Resampling
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
-from tests.app.conftest import qimage_rgb
+from tests.app.conftest import background_rgb, qimage_rgb
 from tests.conftest import random_rgb
 from unet_gis.app.canvas.render import PreviewRaster, load_image_tile, threshold_rgba
 from unet_gis.app.canvas.sources import TILE, RasterSource, Stretch
 from unet_gis.app.canvas.tiles import LruCache
-from unet_gis.app.canvas.view import BACKGROUND, MapCanvas
+from unet_gis.app.canvas.view import MapCanvas
 from unet_gis.app.geo import ViewState, nice_length, scale_bar
 from unet_gis.app.layers.model import ImageLayer, LayerStack
 from unet_gis.app.workers import Throttle
@@ -138,7 +138,7 @@ def test_canvas_draws_pixels_one_to_one(qtbot: Any, make_geotiff: Callable[..., 
     expected = np.moveaxis(data[:, 20:20 + 200, 50:50 + 320], 0, -1)
     assert np.array_equal(shown[:200], expected)
     canvas.set_view(canvas.view.panned(1000, 0))  # nothing on screen any more
-    assert (draw(qtbot, canvas)[:200] == BACKGROUND.getRgb()[:3]).all()
+    assert (draw(qtbot, canvas)[:200] == background_rgb()).all()
 
 
 def test_layers_in_different_crs_line_up(qtbot: Any, tmp_path: Path,
@@ -173,6 +173,6 @@ def test_layers_in_different_crs_line_up(qtbot: Any, tmp_path: Path,
     canvas.show()
     canvas.full_extent()
     shown = draw(qtbot, canvas)
-    assert (shown != BACKGROUND.getRgb()[:3]).any()
+    assert (shown != background_rgb()).any()
     for layer in list(stack):
         stack.remove(layer)

@@ -12,9 +12,8 @@ import pytest
 import rasterio
 from PySide6.QtCore import QTimer
 
-from tests.app.conftest import Boxes, qimage_rgb
+from tests.app.conftest import Boxes, background_rgb, qimage_rgb
 from tests.conftest import random_rgb
-from unet_gis.app.canvas.view import BACKGROUND
 from unet_gis.app.geo import ViewState
 from unet_gis.app.layers.model import ImageLayer, ResultLayer, VectorLayer
 from unet_gis.app.main_window import MainWindow
@@ -92,7 +91,7 @@ def test_open_and_run_overlay_matches_probability_raster(
     assert 0 < expected.mean() < 1, "the test needs both kinds of pixel"
     region = shown[:rows, :cols]
     is_road = (region == road.color).all(axis=-1)
-    is_background = (region == BACKGROUND.getRgb()[:3]).all(axis=-1)
+    is_background = (region == background_rgb()).all(axis=-1)
     assert (is_road | is_background).all()
     assert np.array_equal(is_road, expected)
 
@@ -236,3 +235,32 @@ def test_big_raster_without_overviews_gets_them_in_the_background(
     assert path.read_bytes() == before, "the user's file is not modified"
     assert "ready" in window.statusBar().currentMessage()
     qtbot.waitUntil(window.canvas.frame_ready, timeout=10_000)
+
+
+def test_mask_export_is_shown_with_its_palette(
+        qtbot: Any, window: MainWindow, make_geotiff: Callable[..., Path],
+        tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from unet_gis.app.jobs import ExportRequest
+
+    open_image(window, make_geotiff(random_rgb(128, 128, seed=6)))
+    probabilities = run(qtbot, window, tiny_checkpoint)[0].path
+    assert probabilities is not None
+    ended: list[str] = []
+    window.exports.exportEnded.connect(ended.append)
+    window.exports.start(ExportRequest(probabilities, tmp_path / "mask.tif", "tif",
+                                       ("road", "vehicle"), (("road", 0.0), ("vehicle", 1.0))))
+    qtbot.waitUntil(lambda: bool(ended), timeout=RUN_TIMEOUT_MS)
+    assert ended == ["finished"], window.export_panel.detail.text()
+    mask = window.stack.of_kind("image")[-1]
+    assert isinstance(mask, ImageLayer) and mask.path == tmp_path / "mask.tif"
+    assert mask.source.colormap is not None
+    for other in window.stack:
+        window.stack.update(other, visible=other is mask)
+    window.stack.update(mask, opacity=1.0)
+    window.canvas.zoom_to(mask.bounds())
+    qtbot.waitUntil(window.canvas.frame_ready, timeout=10_000)
+    shown = qimage_rgb(window.canvas.render_to_image())
+    road = window.stack.of_kind("result")[0]
+    assert isinstance(road, ResultLayer)
+    h, w = shown.shape[:2]
+    assert (shown[h // 2, w // 2] == road.color).all()  # every pixel is road

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication, QSize
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from unet_gis import __version__
@@ -28,7 +29,11 @@ def setup_logging(paths: AppPaths, verbose: bool = False) -> Path:
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3,
                                                    encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.DEBUG if verbose else logging.INFO)
     root = logging.getLogger()
+    for other in root.handlers:  # the terminal keeps showing warnings only
+        if other.level == logging.NOTSET:
+            other.setLevel(logging.DEBUG if verbose else logging.WARNING)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     log.info("unet-gis %s starting (Python %s)", __version__, sys.version.split()[0])
@@ -56,6 +61,15 @@ def configure_gdal() -> None:
     os.environ.setdefault("GDAL_CACHEMAX", "256")  # MB
 
 
+def app_icon() -> QIcon:
+    from unet_gis.resources import ICON_SIZES, icon_path
+
+    icon = QIcon(str(icon_path()))
+    for size in ICON_SIZES:
+        icon.addFile(str(icon_path(size)), QSize(size, size))
+    return icon
+
+
 def make_application(argv: Sequence[str] = ()) -> QApplication:
     configure_gdal()
     app = QApplication.instance()
@@ -64,6 +78,7 @@ def make_application(argv: Sequence[str] = ()) -> QApplication:
         QCoreApplication.setApplicationName("unet-gis")
         app = QApplication(["unet-gis", *argv])
         app.setApplicationVersion(__version__)
+        app.setWindowIcon(app_icon())
     return app
 
 

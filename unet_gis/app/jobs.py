@@ -66,7 +66,12 @@ FORMAT_LABEL = {"shp": "Shapefile", "gpkg": "GeoPackage", "geojson": "GeoJSON",
 
 
 def output_folder(image: Path, data_dir: Path) -> Path:
-    """A per-image folder next to the image if writable, else under the user's data folder."""
+    """A per-image folder next to the image if writable, else under the user's data folder
+    (always there for the shipped sample scene: the install is not ours to write in)."""
+    from unet_gis.resources import is_resource
+
+    if is_resource(image):
+        return data_dir / "results" / image.stem
     beside = image.parent / f"{image.stem}_unet_gis"
     if beside.is_dir() and os.access(beside, os.W_OK):
         return beside

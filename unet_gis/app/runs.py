@@ -167,7 +167,8 @@ class RunController(QObject):
                         self.stack.update(layer, preview=None, run_id=None)
         text = (f"Done: {result.width}×{result.height} px in {format_duration(result.seconds)} "
                 f"({result.megapixels_per_s:.2f} Mpx/s) on {result.device}.\n"
-                f"Wrote {result.output}")
+                f"Wrote {result.output.name} in {result.output.parent}")
+        self.panel.detail.setToolTip(str(result.output))
         for warning in result.warnings:
             text += f"\nNote: {warning}"
         self.panel.end(text, True)

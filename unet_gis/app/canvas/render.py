@@ -38,6 +38,12 @@ def threshold_rgba(probabilities: np.ndarray, valid: np.ndarray | None, threshol
 
 def load_image_tile(source: RasterSource, bands: tuple[int, ...], stretch: Stretch,
                     level: int, tx: int, ty: int) -> np.ndarray:
+    if source.colormap is not None:  # paletted (e.g. a class mask): colours from the file
+        data, valid = source.read(level, tx, ty, [1], mask=True)
+        rgba = source.colormap[data[0]]
+        if valid is not None:
+            rgba[~valid, 3] = 0
+        return rgba
     data, valid = source.read(level, tx, ty, list(bands), mask=True)
     return rgba_composite(data, valid, stretch)
 

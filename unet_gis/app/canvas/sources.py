@@ -151,6 +151,7 @@ class RasterSource:
             self.masked = any(MaskFlags.all_valid not in flags for flags in ds.mask_flag_enums)
             self.tags: dict[str, str] = ds.tags()
             self.descriptions = tuple(ds.descriptions)
+            self.colormap = _colormap(ds)
         if self.crs is None and self.transform.is_identity:
             self.transform = PIXEL_SPACE
         self.view_crs: CRS | None = self.crs
@@ -228,6 +229,21 @@ class RasterSource:
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _colormap(ds: Any) -> np.ndarray | None:
+    """A (256, 4) RGBA lookup table for a paletted single-band raster, else ``None``."""
+    if ds.count != 1 or ds.colorinterp[0] != ColorInterp.palette or ds.dtypes[0] != "uint8":
+        return None
+    try:
+        entries = ds.colormap(1)
+    except ValueError:
+        return None
+    table = np.zeros((256, 4), np.uint8)
+    for value, rgba in entries.items():
+        if 0 <= value < 256:
+            table[value] = rgba
+    return table
 
 
 def default_bands(source: RasterSource) -> tuple[int, ...]:
