@@ -112,3 +112,33 @@ def test_vector_layer_in_another_crs_is_reprojected(qtbot: Any, window: MainWind
     assert vector.extent is not None and vector.features == 1
     assert abs(vector.extent[0] - (b[0] + 3)) < 1.0 and abs(vector.extent[3] - (b[3] - 3)) < 1.0
     assert isinstance(window.stack.of_kind("image")[0], ImageLayer)
+
+
+def test_shift_drag_draws_the_run_extent(qtbot: Any, window: MainWindow,
+                                         make_geotiff: Callable[..., Path],
+                                         tiny_checkpoint: Path) -> None:
+    from PySide6.QtCore import QPoint
+
+    layer = open_image(window, make_geotiff(random_rgb(300, 300, seed=9)))
+    canvas = window.canvas
+    centre = QPoint(canvas.width() // 2, canvas.height() // 2)
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
+                     centre - QPoint(60, 40))
+    qtbot.mouseMove(canvas, centre + QPoint(60, 40))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
+                       centre + QPoint(60, 40))
+    selection = canvas.selection
+    assert selection is not None
+    assert selection[2] - selection[0] > 100 * canvas.view.res
+    request = window.run_request(RunChoice(layer.id, tiny_checkpoint, "cpu", "rect", None,
+                                           None, None))
+    assert request.aoi_bounds == selection
+    ended: list[str] = []
+    window.runs.runEnded.connect(ended.append)
+    window.runs.submit(request)
+    qtbot.waitUntil(lambda: bool(ended), timeout=RUN_TIMEOUT_MS)
+    with rasterio.open(window.runs.last_result.output) as out:
+        assert out.width < 300 and abs(out.bounds.left - selection[0]) <= out.res[0]
+    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
+                     centre)
+    assert canvas.selection is None  # a shift-click clears it

@@ -249,7 +249,8 @@ class MainWindow(QMainWindow):
             return
         model = Path(self.settings.model_path) if self.settings.model_path else None
         if self.runs.interactive:
-            dialog = RunDialog(images, self.current_image(), model, self.settings.device, self)
+            dialog = RunDialog(images, self.current_image(), model, self.settings.device, self,
+                               has_selection=self.canvas.selection is not None)
             if dialog.exec() != QDialog.DialogCode.Accepted:
                 return
             choice = dialog.choice()
@@ -272,14 +273,18 @@ class MainWindow(QMainWindow):
         assert isinstance(layer, ImageLayer)
         aoi = None
         if choice.extent == "view":
-            aoi = self.view_bounds_in(layer)
+            aoi = self.bounds_in(layer, self.canvas.view.bounds)
+        elif choice.extent == "rect":
+            if self.canvas.selection is None:
+                raise UserError("Draw the extent first: Shift+drag on the map.")
+            aoi = self.bounds_in(layer, self.canvas.selection)
         return RunRequest(layer.path, planned_output(layer.path, self.paths.data_dir),
                           choice.model, choice.device, aoi, choice.tile, choice.halo,
                           choice.batch_size, threads=cpu_threads())
 
-    def view_bounds_in(self, layer: ImageLayer) -> tuple[float, float, float, float]:
-        """The current view as bounds in ``layer``'s own CRS."""
-        bounds = self.canvas.view.bounds
+    def bounds_in(self, layer: ImageLayer, bounds: tuple[float, float, float, float]
+                  ) -> tuple[float, float, float, float]:
+        """Map bounds (view CRS) as bounds in ``layer``'s own CRS."""
         source = layer.source
         if source.crs is None:
             t = source.transform

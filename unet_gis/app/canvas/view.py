@@ -22,6 +22,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QWidget
 
+from unet_gis.app.canvas.overlay import draw_hint, draw_selection
 from unet_gis.app.canvas.render import load_image_tile, load_probability_tile, threshold_rgba
 from unet_gis.app.canvas.sources import TILE, DisplayGrid, RasterSource
 from unet_gis.app.canvas.tiles import LruCache, TileLoader, rgba_to_qimage
@@ -54,6 +55,7 @@ class MapCanvas(QWidget):
 
     cursorMoved = Signal(float, float)  # world coordinates in the map's CRS  # noqa: N815
     viewChanged = Signal()  # noqa: N815
+    selectionChanged = Signal()  # noqa: N815
     frameComplete = Signal(float)  # a frame with every visible tile drawn; paint ms  # noqa: N815
 
     def __init__(self, stack: LayerStack, loader: TileLoader | None = None,
@@ -66,6 +68,8 @@ class MapCanvas(QWidget):
         self._previews: dict[int, _Preview] = {}
         self._view = ViewState(width=max(1, self.width()), height=max(1, self.height()))
         self._drag: QPointF | None = None
+        self._select_from: tuple[float, float] | None = None
+        self.selection: Bounds | None = None  # an extent drawn with Shift+drag
         self.pending = 0
         self.frames = 0
         self.last_paint_ms = 0.0
@@ -133,6 +137,10 @@ class MapCanvas(QWidget):
             elif isinstance(layer, VectorLayer):
                 pending += self._draw_vector(painter, layer)
         painter.setOpacity(1.0)
+        if self.selection is not None:
+            draw_selection(painter, self._screen_rect(self.selection))
+        if not len(self.stack):
+            draw_hint(painter, QRectF(self.rect()))
         self._draw_scale_bar(painter, view)
         painter.end()
         if pending == 0:
@@ -313,19 +321,37 @@ class MapCanvas(QWidget):
         super().resizeEvent(event)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
-        if event.button() == Qt.MouseButton.LeftButton:
-            self._drag = event.position()
-            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        pos = event.position()
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:  # draw an extent
+            self._select_from = self._view.to_world(pos.x(), pos.y())
+            self.selection = None
+            self.setCursor(Qt.CursorShape.CrossCursor)
+            return
+        self._drag = pos
+        self.setCursor(Qt.CursorShape.ClosedHandCursor)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
         pos = event.position()
-        if self._drag is not None:
+        if self._select_from is not None:
+            (x0, y0), (x1, y1) = self._select_from, self._view.to_world(pos.x(), pos.y())
+            self.selection = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+            self.update()
+        elif self._drag is not None:
             delta = pos - self._drag
             self._drag = pos
             self.set_view(self._view.panned(delta.x(), delta.y()))
         self.cursorMoved.emit(*self._view.to_world(pos.x(), pos.y()))
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if self._select_from is not None:
+            self._select_from = None
+            box = self.selection
+            if box is not None and min(box[2] - box[0], box[3] - box[1]) < 3 * self._view.res:
+                self.selection = None  # a click clears it
+            self.selectionChanged.emit()
+            self.update()
         self._drag = None
         self.unsetCursor()
 

@@ -36,7 +36,7 @@ class RunChoice:
     layer_id: int
     model: Path | None
     device: str
-    extent: str  # "layer" or "view"
+    extent: str  # "layer", "view" or "rect"
     tile: int | None
     halo: int | None
     batch_size: int | None
@@ -51,7 +51,8 @@ def bundled_model() -> Path | None:
 
 class RunDialog(QDialog):
     def __init__(self, images: list[ImageLayer], current: ImageLayer | None,
-                 model: Path | None, device: str, parent: QWidget | None = None) -> None:
+                 model: Path | None, device: str, parent: QWidget | None = None,
+                 has_selection: bool = False) -> None:
         super().__init__(parent)
         self.setWindowTitle("Run the model")
         self.image = QComboBox()
@@ -76,6 +77,11 @@ class RunDialog(QDialog):
         self.extent = QComboBox()
         self.extent.addItem("Whole layer", "layer")
         self.extent.addItem("Current view", "view")
+        self.extent.addItem("Drawn rectangle (Shift+drag on the map)", "rect")
+        if has_selection:
+            self.extent.setCurrentIndex(2)
+        else:  # disabled until one is drawn
+            self.extent.model().item(2).setEnabled(False)  # type: ignore[attr-defined]
         self.tile, self.halo, self.batch = QSpinBox(), QSpinBox(), QSpinBox()
         for spin, top, step in ((self.tile, 8192, 32), (self.halo, 1024, 32),
                                 (self.batch, 256, 1)):
