@@ -176,3 +176,23 @@ def test_layers_in_different_crs_line_up(qtbot: Any, tmp_path: Path,
     assert (shown != background_rgb()).any()
     for layer in list(stack):
         stack.remove(layer)
+
+
+def test_choosing_bands_changes_the_composite(qtbot: Any,
+                                              make_geotiff: Callable[..., Path]) -> None:
+    data = random_rgb(120, 160, seed=11)
+    stack = LayerStack()
+    canvas = MapCanvas(stack)
+    qtbot.addWidget(canvas)
+    canvas.resize(160, 160)
+    canvas.show()
+    source = RasterSource(make_geotiff(data))
+    layer = ImageLayer(name="img", source=source)
+    stack.add(layer, crs=source.crs)
+    t = source.transform
+    canvas.set_view(ViewState(t.c + 80 * t.a, t.f + 80 * t.e, t.a, 160, 160))
+    assert np.array_equal(draw(qtbot, canvas)[:100, :, 0], data[0, :100])
+    stack.update(layer, bands=(3, 2, 1))
+    swapped = draw(qtbot, canvas)
+    assert np.array_equal(swapped[:100, :, 0], data[2, :100])
+    assert np.array_equal(swapped[:100, :, 2], data[0, :100])

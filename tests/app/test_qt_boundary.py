@@ -51,7 +51,11 @@ def test_importing_every_non_app_module_loads_no_qt() -> None:
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}:\n"
-        "    importlib.import_module(name)\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except ModuleNotFoundError as exc:  # an optional extra (dask, ...) not installed\n"
+        "        if (exc.name or '').startswith('unet_gis'):\n"
+        "            raise\n"
         "from unet_gis.cli.main import build_parser\n"
         "build_parser()\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
