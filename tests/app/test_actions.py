@@ -142,3 +142,13 @@ def test_shift_drag_draws_the_run_extent(qtbot: Any, window: MainWindow,
     qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
                      centre)
     assert canvas.selection is None  # a shift-click clears it
+
+
+def test_status_bar_follows_the_cursor(qtbot: Any, window: MainWindow,
+                                       make_geotiff: Callable[..., Path]) -> None:
+    from PySide6.QtCore import QPoint
+
+    open_image(window, make_geotiff(random_rgb(60, 60)))
+    qtbot.mouseMove(window.canvas, QPoint(30, 30))
+    qtbot.waitUntil(lambda: "EPSG:32611" in window.position.text(), timeout=5000)
+    assert "lat 36." in window.position.text()

@@ -198,3 +198,15 @@ def test_choosing_bands_changes_the_composite(qtbot: Any,
     swapped = draw(qtbot, canvas)
     assert np.array_equal(swapped[:100, :160, 0], data[2, :100])
     assert np.array_equal(swapped[:100, :160, 2], data[0, :100])
+
+
+def test_cursor_position_text() -> None:
+    from rasterio.crs import CRS
+
+    from unet_gis.app.geo import format_position
+
+    text = format_position(CRS.from_epsg(32611), 666000.0, 4012000.0)
+    assert "EPSG:32611" in text and "lat 36.2386" in text and "lon -115.1526" in text
+    both = format_position(CRS.from_epsg(4326), -115.17, 36.24, CRS.from_epsg(32611))
+    assert "layer: 664440.8, 4012121.3 (EPSG:32611)" in both
+    assert format_position(None, 12.4, -7.6) == "col 12, row 8 (no CRS)"

@@ -140,13 +140,33 @@ def scale_bar(metres_per_px: float | None, res: float, max_px: float = 120.0
     return metres / metres_per_px, label
 
 
-def format_position(crs: Any, x: float, y: float) -> str:
-    """Status-bar text for the cursor: view-CRS coordinates and latitude/longitude."""
-    if crs is None:
-        return f"col {x:.0f}, row {-y:.0f} (no CRS)"
+@lru_cache(maxsize=32)
+def _between(src_wkt: str, dst_wkt: str) -> Any:
+    from pyproj import CRS, Transformer
+
+    return Transformer.from_crs(CRS.from_wkt(src_wkt), CRS.from_wkt(dst_wkt), always_xy=True)
+
+
+def _coords(crs: Any, x: float, y: float) -> str:
     geographic = bool(getattr(crs, "is_geographic", False))
     coords = f"{x:.6f}, {y:.6f}" if geographic else f"{x:.1f}, {y:.1f}"
-    text = f"{coords} ({crs_label(crs)})"
+    return f"{coords} ({crs_label(crs)})"
+
+
+def format_position(crs: Any, x: float, y: float, layer_crs: Any = None) -> str:
+    """Status-bar text for the cursor: map-CRS coordinates, the selected layer's own CRS
+    when it differs, and latitude/longitude."""
+    if crs is None:
+        return f"col {x:.0f}, row {-y:.0f} (no CRS)"
+    text = _coords(crs, x, y)
+    if layer_crs is not None and layer_crs != crs:
+        try:
+            lx, ly = _between(crs.to_wkt(), layer_crs.to_wkt()).transform(x, y)
+        except Exception:  # noqa: BLE001 - outside the layer CRS's domain: leave it out
+            pass
+        else:
+            if math.isfinite(lx) and math.isfinite(ly):
+                text += f"   layer: {_coords(layer_crs, lx, ly)}"
     ll = lonlat(crs, x, y)
     if ll is not None:
         lon, lat = ll

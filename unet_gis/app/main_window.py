@@ -75,8 +75,7 @@ class MainWindow(QMainWindow):
         self._menus()
         self.layers_panel.zoomRequested.connect(lambda layer: self.canvas.zoom_to(layer.bounds()))
         self.layers_panel.thresholdChanged.connect(self._remember_threshold)
-        self.canvas.cursorMoved.connect(
-            lambda x, y: self.position.setText(format_position(self.stack.crs, x, y)))
+        self.canvas.cursorMoved.connect(self._show_position)
         self.runs.deviceChanged.connect(self.device_label.setText)
         self.runs.busyChanged.connect(self._busy_changed)
         self.exports.addPaths.connect(lambda paths: self.open_files(paths, remember=False))
@@ -300,6 +299,12 @@ class MainWindow(QMainWindow):
     def open_log_folder(self) -> None:
         self.paths.log_dir.mkdir(parents=True, exist_ok=True)
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.paths.log_dir)))
+
+    def _show_position(self, x: float, y: float) -> None:
+        layer = self.layers_panel.current()
+        source = getattr(layer, "source", None)
+        self.position.setText(format_position(self.stack.crs, x, y,
+                                              getattr(source, "crs", None)))
 
     def _remember_threshold(self, name: str, value: float) -> None:
         self.settings.thresholds[name] = value

@@ -85,8 +85,8 @@ class MapCanvas(QWidget):
         return self._view
 
     def set_view(self, view: ViewState) -> None:
-        if view.res <= 0 or view == self._view:
-            return
+        if not 1e-9 < view.res < 1e9 or view == self._view:
+            return  # beyond any sensible zoom (and float precision)
         self._view = view
         self.viewChanged.emit()
         self.update()
@@ -164,7 +164,7 @@ class MapCanvas(QWidget):
             return 0
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform,
                               view.res > grid.pixel_size)
-        level = grid.level_for(view.res)
+        level = grid.level_for(view.res / self.devicePixelRatioF())  # sharp on HiDPI
         pending = 0
         for tx, ty in grid.tiles(level, view.bounds):
             window, _ = grid.tile_window(level, tx, ty)
@@ -196,7 +196,7 @@ class MapCanvas(QWidget):
         pan will need: the finer level under the view, a ring around it, the coarser level.
         They are dropped again as soon as the view changes before they start."""
         view = self._view
-        level = grid.level_for(view.res)
+        level = grid.level_for(view.res / self.devicePixelRatioF())
         minx, miny, maxx, maxy = view.bounds
         w, h = (maxx - minx) / 2, (maxy - miny) / 2
         ring = (minx - w, miny - h, maxx + w, maxy + h)
