@@ -210,3 +210,20 @@ def test_cursor_position_text() -> None:
     both = format_position(CRS.from_epsg(4326), -115.17, 36.24, CRS.from_epsg(32611))
     assert "layer: 664440.8, 4012121.3 (EPSG:32611)" in both
     assert format_position(None, 12.4, -7.6) == "col 12, row 8 (no CRS)"
+
+
+def test_unreadable_tiles_do_not_stall_the_frame(qtbot: Any,
+                                                 make_geotiff: Callable[..., Path]) -> None:
+    stack = LayerStack()
+    canvas = MapCanvas(stack)
+    qtbot.addWidget(canvas)
+    canvas.resize(300, 300)
+    canvas.show()
+    path = make_geotiff(random_rgb(100, 100))
+    source = RasterSource(path)
+    stack.add(ImageLayer(name="img", source=source), crs=source.crs)
+    reasons: list[str] = []
+    canvas.loader.tileFailed.connect(reasons.append)
+    path.write_bytes(b"gone")  # the file changes under the app's feet
+    qtbot.waitUntil(canvas.frame_ready, timeout=10_000)
+    assert reasons

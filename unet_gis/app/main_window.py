@@ -76,6 +76,9 @@ class MainWindow(QMainWindow):
         self.layers_panel.zoomRequested.connect(lambda layer: self.canvas.zoom_to(layer.bounds()))
         self.layers_panel.thresholdChanged.connect(self._remember_threshold)
         self.canvas.cursorMoved.connect(self._show_position)
+        self.canvas.loader.tileFailed.connect(
+            lambda why: self.statusBar().showMessage(f"Could not read part of a layer: {why}",
+                                                     10000))
         self.runs.deviceChanged.connect(self.device_label.setText)
         self.runs.busyChanged.connect(self._busy_changed)
         self.exports.addPaths.connect(lambda paths: self.open_files(paths, remember=False))

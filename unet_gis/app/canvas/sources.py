@@ -187,6 +187,7 @@ class RasterSource:
         self._pool.close()
         self.view_crs, self.display, self.warped = view_crs, grid, warped
         self._pool = HandlePool(self._open)
+        self.uid = next(_uids)  # tiles cached for the old grid are not reused
         return None
 
     def refresh(self) -> None:

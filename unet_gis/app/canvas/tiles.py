@@ -110,6 +110,7 @@ class TileLoader(QObject):
     """Loads tiles on a thread pool; results land in :attr:`cache` on the GUI thread."""
 
     changed = Signal()
+    tileFailed = Signal(str)  # noqa: N815 - Qt naming; the reason, once per tile
 
     def __init__(self, max_bytes: int = 256 * 2**20, threads: int = 4,
                  parent: QObject | None = None) -> None:
@@ -125,6 +126,7 @@ class TileLoader(QObject):
         self._failed: dict[Hashable, str] = {}
         self._wanted: set[Hashable] = set()
         self._next: set[Hashable] = set()  # keys asked for by the frame being painted
+        self.failed_hits = 0  # get() calls answered "failed before" (not pending)
         self._prefetched: set[Hashable] = set()  # queued for later, not on screen
         self._lock = threading.Lock()
 
@@ -153,7 +155,10 @@ class TileLoader(QObject):
         with self._lock:
             self._wanted.add(key)
         self._prefetched.discard(key)
-        if key not in self._inflight and key not in self._failed:
+        if key in self._failed:
+            self.failed_hits += 1
+            return None
+        if key not in self._inflight:
             self._inflight.add(key)
             self.pool.start(_Load(self, key, fn), 1)
         return None
@@ -195,6 +200,7 @@ class TileLoader(QObject):
     def _on_failed(self, key: Hashable, message: str) -> None:
         self._inflight.discard(key)
         self._failed[key] = message
+        self.tileFailed.emit(message)
         self.changed.emit()
 
     def _on_skipped(self, key: Hashable) -> None:

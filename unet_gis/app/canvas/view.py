@@ -169,11 +169,13 @@ class MapCanvas(QWidget):
         for tx, ty in grid.tiles(level, view.bounds):
             window, _ = grid.tile_window(level, tx, ty)
             target = self._screen_rect(grid.window_bounds(window))
+            failures = self.loader.failed_hits
             image = fetch(level, tx, ty, "get")
             if image is not None:
                 painter.drawImage(target, image)
                 continue
-            pending += 1
+            if self.loader.failed_hits == failures:
+                pending += 1  # failed tiles are not waited for (the status bar says why)
             self._draw_fallback(painter, grid, fetch, level, tx, ty, target)
         return pending
 
