@@ -232,6 +232,7 @@ def test_big_raster_without_overviews_gets_them_in_the_background(
     assert "building" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: bool(layer.source.overviews), timeout=60_000)
     assert Path(f"{path}.ovr").is_file()
+    assert sorted(p.name for p in path.parent.glob(".flat*")) == [], "no temporary files"
     assert path.read_bytes() == before, "the user's file is not modified"
     assert "ready" in window.statusBar().currentMessage()
     qtbot.waitUntil(window.canvas.frame_ready, timeout=10_000)

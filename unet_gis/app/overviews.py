@@ -2,7 +2,8 @@
 
 Without overviews a zoomed-out view of a large raster reads every pixel; with them it
 reads a few small tiles.  GDAL writes ``NAME.tif.ovr`` next to the file (the file itself
-is not modified); the user is told before and after.
+is not modified: the .ovr is built for a hidden VRT copy and renamed into place); the user
+is told before and after.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import uuid
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -32,19 +34,32 @@ def missing_overview_factors(source: RasterSource) -> list[int]:
 
 
 def can_write_beside(path: Path) -> bool:
-    """GDAL opens the file for update (it stays unchanged) and writes the .ovr beside it."""
-    return path.suffix.lower() in (".tif", ".tiff") and os.access(path.parent, os.W_OK) \
-        and os.access(path, os.W_OK)
+    return os.access(path.parent, os.W_OK)
 
 
-def build_external_overviews(path: Path, factors: list[int]) -> None:
+def build_external_overviews(path: Path, factors: list[int]) -> Path:
+    """Write ``NAME.ovr`` beside ``path`` without touching ``path``; return the .ovr path.
+
+    The overviews are built for a hidden VRT copy of the raster (same size, same pixels)
+    and the finished file is renamed into place, so an interrupted build never leaves a
+    half-written .ovr that GDAL would pick up.
+    """
     import rasterio
     from rasterio.enums import Resampling
+    from rasterio.shutil import copy as copy_dataset
 
-    # TIFF_USE_OVR: GDAL writes NAME.tif.ovr beside the file instead of into it
-    with rasterio.Env(TIFF_USE_OVR=True, COMPRESS_OVERVIEW="DEFLATE"), \
-            rasterio.open(path, "r+") as dataset:
-        dataset.build_overviews(factors, Resampling.average)
+    vrt = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.vrt"
+    built = Path(f"{vrt}.ovr")
+    target = Path(f"{path}.ovr")
+    try:
+        copy_dataset(path, vrt, driver="VRT")
+        with rasterio.Env(COMPRESS_OVERVIEW="DEFLATE"), rasterio.open(vrt, "r+") as dataset:
+            dataset.build_overviews(factors, Resampling.average)
+        os.replace(built, target)
+    finally:
+        vrt.unlink(missing_ok=True)
+        built.unlink(missing_ok=True)
+    return target
 
 
 class OverviewBuilder(QObject):
