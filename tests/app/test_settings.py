@@ -45,3 +45,37 @@ def test_window_remembers_settings_between_launches(qtbot: object, app_paths: ob
     assert second.settings.device == "cpu"
     assert second.settings.thresholds == {"vehicle": 0.7}
     second.close()
+
+
+def test_preferences_dialog_is_built_from_the_schema(qtbot: object, app_paths: object,
+                                                     boxes: object) -> None:
+    from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox
+
+    from unet_gis.app.dialogs.preferences import PreferencesDialog
+    from unet_gis.app.main_window import MainWindow
+    from unet_gis.app.settings import SettingsStore
+
+    window = MainWindow(paths=app_paths)  # type: ignore[arg-type]
+    window.settings.add_recent("/data/a.tif")
+    window.settings.thresholds["road"] = 0.2
+    dialog = PreferencesDialog(window.settings, window)
+    assert set(dialog.editors) == {"device", "model_path", "export_format", "centerlines",
+                                   "simplify_m", "min_area_m2"}
+    device = dialog.editors["device"]
+    assert isinstance(device, QComboBox)
+    device.setCurrentText("cpu")
+    simplify = dialog.editors["simplify_m"]
+    assert isinstance(simplify, QDoubleSpinBox)
+    simplify.setValue(1.25)
+    centerlines = dialog.editors["centerlines"]
+    assert isinstance(centerlines, QCheckBox)
+    centerlines.setChecked(False)
+    dialog.clear_recent.setChecked(True)
+    thresholds = window.settings.thresholds
+    window.apply_settings(dialog.result_settings())
+    assert window.settings.thresholds is thresholds  # the run controller keeps this dict
+    loaded = SettingsStore(app_paths.settings_file).load()  # type: ignore[attr-defined]
+    assert (loaded.device, loaded.simplify_m, loaded.centerlines) == ("cpu", 1.25, False)
+    assert loaded.recent_files == [] and loaded.thresholds == {"road": 0.2}
+    assert not window.recent_menu.isEnabled()
+    window.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import fields
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QUrl
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 from unet_gis.app import messages
 from unet_gis.app.canvas.view import MapCanvas
 from unet_gis.app.dialogs.about import AboutDialog
+from unet_gis.app.dialogs.preferences import PreferencesDialog
 from unet_gis.app.dialogs.run import RunChoice, RunDialog
 from unet_gis.app.exports import ExportController
 from unet_gis.app.geo import format_position
@@ -39,7 +41,7 @@ from unet_gis.app.opener import layers_for
 from unet_gis.app.overviews import OverviewBuilder, can_write_beside, missing_overview_factors
 from unet_gis.app.progress_panel import ProgressPanel
 from unet_gis.app.runs import RunController
-from unet_gis.app.settings import AppPaths, SettingsStore
+from unet_gis.app.settings import AppPaths, AppSettings, SettingsStore
 from unet_gis.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -136,6 +138,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = self.menus["&File"].addMenu("Open &recent")
         self.menus["&File"].addSeparator()
         self._action("&File", "&Export layers…", lambda: self.exports.open_dialog(), "Ctrl+E")
+        self._action("&File", "&Preferences…", self.preferences, "Ctrl+,")
         self.menus["&File"].addSeparator()
         self._action("&File", "&Quit", self.close, "Ctrl+Q")
         self._action("&View", "Zoom &in", lambda: self.canvas.zoom(1.5), ["+", "=", "Ctrl++"])
@@ -298,6 +301,24 @@ class MainWindow(QMainWindow):
 
             return tuple(transform_bounds(self.stack.crs, source.crs, *bounds))
         return bounds
+
+    def preferences(self) -> None:
+        dialog = PreferencesDialog(self.settings, self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        self.apply_settings(dialog.result_settings())
+
+    def apply_settings(self, new: AppSettings) -> None:
+        """Take new settings in place (the controllers hold references to these objects)."""
+        for item in fields(AppSettings):
+            value = getattr(new, item.name)
+            if item.name == "thresholds":
+                self.settings.thresholds.clear()
+                self.settings.thresholds.update(value)
+            else:
+                setattr(self.settings, item.name, value)
+        self._update_recent()
+        self.store.save(self.settings)
 
     def open_log_folder(self) -> None:
         self.paths.log_dir.mkdir(parents=True, exist_ok=True)

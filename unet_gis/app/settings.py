@@ -23,23 +23,34 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 
 @dataclass
 class AppSettings:
+    """Fields with a ``label`` in their metadata appear in the Preferences dialog."""
+
     last_open_dir: str = ""
     last_export_dir: str = ""
     recent_files: list[str] = field(default_factory=list)
-    device: str = "auto"
-    model_path: str = ""  # empty: the bundled model
+    device: str = field(default="auto", metadata={
+        "label": "Device", "choices": DEVICES,
+        "help": "where the model runs: auto tries CUDA, then Apple MPS, then the CPU"})
+    model_path: str = field(default="", metadata={
+        "label": "Model", "path": "*.safetensors",
+        "help": "a .safetensors checkpoint; empty for the bundled model"})
     thresholds: dict[str, float] = field(default_factory=dict)
-    export_format: str = "shp"
-    centerlines: bool = True
-    simplify_m: float = 0.3
-    min_area_m2: float = 2.0
+    export_format: str = field(default="shp", metadata={
+        "label": "Export format", "choices": ("shp", "gpkg", "geojson", "tif")})
+    centerlines: bool = field(default=True, metadata={"label": "Export road centerlines"})
+    simplify_m: float = field(default=0.3, metadata={
+        "label": "Simplify tolerance (m)", "range": (0.0, 100.0)})
+    min_area_m2: float = field(default=2.0, metadata={
+        "label": "Minimum area (m²)", "range": (0.0, 1e6)})
 
     def add_recent(self, path: str) -> None:
         self.recent_files = [path, *(p for p in self.recent_files if p != path)][:MAX_RECENT]
 
     def validate(self) -> None:
-        if self.device not in DEVICES:
-            self.device = "auto"
+        for item in fields(self):
+            choices = item.metadata.get("choices")
+            if choices and getattr(self, item.name) not in choices:
+                setattr(self, item.name, item.default)
         self.thresholds = {str(k): min(1.0, max(0.0, float(v)))
                            for k, v in self.thresholds.items()
                            if isinstance(v, int | float)}
