@@ -128,18 +128,18 @@ def test_bundle_runtime_hook_drops_inherited_gis_data_paths(
         (tmp_path / package / "proj_data").mkdir()
         (tmp_path / package / "proj_data" / "proj.db").touch()
     monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
-    monkeypatch.setenv("GDAL_DATA", "/old/gdal")
-    monkeypatch.setenv("PROJ_LIB", "/old/proj")
-    monkeypatch.delenv("PROJ_DATA", raising=False)
-    for name in ("UNET_GIS_KEEP_GEO_ENV", "UNET_GIS_INHERITED_GDAL_DATA",
-                 "UNET_GIS_INHERITED_PROJ_DATA", "UNET_GIS_INHERITED_PROJ_LIB"):
-        monkeypatch.delenv(name, raising=False)  # monkeypatch restores all these after
+    # the hook edits os.environ: give it a copy, so nothing leaks into later tests
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"PROJ_DATA", "UNET_GIS_KEEP_GEO_ENV"}
+           and not k.startswith("UNET_GIS_INHERITED_")}
+    env.update(GDAL_DATA="/old/gdal", PROJ_LIB="/old/proj")
+    monkeypatch.setattr(os, "environ", env)
     hook = str(ROOT / "packaging" / "pyi_rth_unet_gis.py")
     runpy.run_path(hook)
-    assert "GDAL_DATA" not in os.environ and "PROJ_LIB" not in os.environ
-    assert os.environ["UNET_GIS_INHERITED_GDAL_DATA"] == "/old/gdal"
+    assert "GDAL_DATA" not in env and "PROJ_LIB" not in env and "PROJ_DATA" not in env
+    assert env["UNET_GIS_INHERITED_GDAL_DATA"] == "/old/gdal"
     # without pyogrio's copy, both fall back to rasterio's
     shutil.rmtree(tmp_path / "pyogrio")
     runpy.run_path(hook)
-    assert os.environ["GDAL_DATA"] == str(tmp_path / "rasterio" / "gdal_data")
-    assert os.environ["PROJ_DATA"] == str(tmp_path / "rasterio" / "proj_data")
+    assert env["GDAL_DATA"] == str(tmp_path / "rasterio" / "gdal_data")
+    assert env["PROJ_DATA"] == str(tmp_path / "rasterio" / "proj_data")
