@@ -99,5 +99,5 @@ def run(files: Sequence[str] = (), run_model: bool = False, screenshot: str | No
     window.show()
     window.open_files([Path(f) for f in files])
     if run_model:
-        window.start_run()
+        window.start_run(ask=False)  # --run: no dialog, the saved/--model choices
     return int(app.exec())

@@ -106,7 +106,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.export_button)
         layout.addWidget(self.export_panel)
         layout.addStretch(1)
-        self.run_button.clicked.connect(self.start_run)
+        self.run_button.clicked.connect(lambda: self.start_run())
         self.export_button.clicked.connect(lambda: self.exports.open_dialog())
         jobs_dock = QDockWidget("Run and export", self)
         jobs_dock.setObjectName("jobs")
@@ -145,7 +145,7 @@ class MainWindow(QMainWindow):
         self._action("&View", "Zoom &out", lambda: self.canvas.zoom(1 / 1.5), ["-", "Ctrl+-"])
         self._action("&View", "Zoom to &layer", self.zoom_to_layer, "Ctrl+L")
         self._action("&View", "&Full extent", self.canvas.full_extent, "Ctrl+Shift+F")
-        self._action("&Model", "&Run…", self.start_run, "Ctrl+R")
+        self._action("&Model", "&Run…", lambda: self.start_run(), "Ctrl+R")
         self.cancel_action = self._action("&Model", "&Cancel run", self.runs.cancel, "Esc")
         self.cancel_action.setEnabled(False)
         self._action("&Help", "&About unet-gis", lambda: AboutDialog(self).exec())
@@ -247,13 +247,15 @@ class MainWindow(QMainWindow):
         if layer is not None:
             self.canvas.zoom_to(layer.bounds())
 
-    def start_run(self) -> None:
+    def start_run(self, ask: bool | None = None) -> None:
+        """Run the model: with the Run dialog, or (``ask=False``) with the saved choices
+        over the current image."""
         images = [layer for layer in self.stack if isinstance(layer, ImageLayer)]
         if not images:
             messages.info(self, "Run the model", "Open an image first (File → Open).")
             return
         model = Path(self.settings.model_path) if self.settings.model_path else None
-        if self.runs.interactive:
+        if self.runs.interactive if ask is None else ask:
             dialog = RunDialog(images, self.current_image(), model, self.settings.device, self,
                                has_selection=self.canvas.selection is not None)
             if dialog.exec() != QDialog.DialogCode.Accepted:
