@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 import os
 import re
@@ -129,11 +131,6 @@ def open_cluster(target: str | ClusterTarget, connect_timeout: float = CONNECT_T
                 f"Could not reach the Dask scheduler at {target.address} within "
                 f"{connect_timeout:g} s ({_first_line(exc)}). Is `dask scheduler` running "
                 "there, and is the port open from this computer?") from exc
-        except Exception as exc:  # something else answers there (garbage frames, TLS, ...)
-            raise UserError(
-                f"{target.address} did not answer like a Dask scheduler "
-                f"({type(exc).__name__}: {_first_line(exc)}); check the address and port "
-                "(the scheduler listens on 8786 by default, 8787 is its dashboard).") from exc
     session = ClusterSession(client, target)
     try:
         client.wait_for_workers(1, timeout=worker_timeout)
@@ -146,21 +143,56 @@ def open_cluster(target: str | ClusterTarget, connect_timeout: float = CONNECT_T
 
 
 def _probe(address: str, timeout: float) -> None:
-    """Fail at once when a tcp:// scheduler's port refuses (Dask would retry until its
-    timeout); other protocols are left to Dask."""
-    match = re.match(r"^tcp://\[?([^\]/]+?)\]?:(\d+)/?$", address)
-    if not match:
-        return
-    host, port = match.group(1), int(match.group(2))
-    try:
-        socket.create_connection((host, port), timeout=timeout).close()
-    except TimeoutError:
-        return  # let Dask try (and report) with the same timeout
-    except OSError as exc:
+    """Ask ``address`` who it is, within ``timeout`` seconds, before Dask's Client does:
+    a refused port fails at once, and a port that accepts but never speaks Dask (a
+    firewall, a proxy, the dashboard) would otherwise hang the Client forever."""
+    if not address.startswith("tcp://"):
+        return  # tls:// and others need the security settings only the Client has
+    host, _, port = address[len("tcp://"):].rstrip("/").rpartition(":")
+    try:  # a refused port or an unknown host: say so now, Dask would retry until timeout
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except (ConnectionRefusedError, socket.gaierror) as exc:
         raise UserError(
             f"Could not reach the Dask scheduler at {address} ({exc.strerror or exc}). Is "
             "`dask scheduler` running there, and is the port open from this computer?"
         ) from exc
+    except (OSError, ValueError):
+        pass  # timeouts and the rest: Dask's own attempt below reports them
+    pool = concurrent.futures.ThreadPoolExecutor(1)  # an event loop of our own, always
+    try:
+        future = pool.submit(asyncio.run, _identify(address, timeout))
+        try:
+            identity = future.result(timeout=timeout + 1)
+        except (OSError, TimeoutError, concurrent.futures.TimeoutError) as exc:
+            raise UserError(
+                f"Could not reach the Dask scheduler at {address} within {timeout:g} s "
+                f"({_first_line(exc)}). Is `dask scheduler` running there, and is the port "
+                "open from this computer?") from exc
+        except Exception as exc:  # garbage frames, TLS mismatch, ...
+            raise UserError(
+                f"{address} did not answer like a Dask scheduler ({type(exc).__name__}: "
+                f"{_first_line(exc)}); check the address and port (the scheduler listens on "
+                "8786 by default, 8787 is its dashboard).") from exc
+    finally:
+        pool.shutdown(wait=False)
+    kind = identity.get("type") if isinstance(identity, dict) else None
+    if kind != "Scheduler":
+        raise UserError(f"{address} is a Dask {kind or 'server'}, not the scheduler; give "
+                        "the scheduler's address (dask scheduler prints it).")
+
+
+async def _identify(address: str, timeout: float) -> Any:
+    from distributed.comm import connect
+
+    async def ask() -> Any:
+        comm = await connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    return await asyncio.wait_for(ask(), timeout)
 
 
 def _first_line(exc: BaseException) -> str:

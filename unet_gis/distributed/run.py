@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import logging
+import threading
 import time
 import uuid
 from collections import deque
@@ -226,32 +227,33 @@ class _Feeder:
         self._top_up()
         if not self.pending:
             raise RuntimeError("no task left to wait for")
-        future, unit = self.pending[0]
-        while True:
+        # Wait on an event, not on result(timeout=...): each timeout's traceback would
+        # keep this frame, and with it the future and its result, alive until a GC run.
+        done = threading.Event()
+        self.pending[0][0].add_done_callback(lambda _: done.set())
+        while not done.wait(POLL_S):
             check(self.cancel)
-            try:
-                result: RegionResult = future.result(timeout=POLL_S)
-                break
-            except TimeoutError:
-                self._report()
-                self._top_up()
-            except UserError:
-                raise
-            except concurrent.futures.CancelledError as exc:
-                raise UserError("The Dask scheduler cancelled the work (was it restarted?); "
-                                "run again.") from exc
-            except OSError as exc:
-                raise UserError(f"Lost the connection to the Dask scheduler ({exc}).") from exc
-            except Exception as exc:
-                if type(exc).__name__ == "KilledWorker":
-                    raise UserError(
-                        f"Dask workers kept dying while computing part of scene "
-                        f"{unit.job.image} (out of memory? a crash in GDAL or CUDA?); see "
-                        "the worker logs.") from exc
-                raise
+            self._report()
+            self._top_up()
+        check(self.cancel)
         self._report()
-        self.pending.popleft()
+        future, unit = self.pending.popleft()
         self.counted.discard(unit.key)
+        try:
+            result: RegionResult = future.result()
+        except UserError:
+            raise
+        except concurrent.futures.CancelledError as exc:
+            raise UserError("The Dask scheduler cancelled the work (was it restarted?); "
+                            "run again.") from exc
+        except OSError as exc:
+            raise UserError(f"Lost the connection to the Dask scheduler ({exc}).") from exc
+        except Exception as exc:
+            if type(exc).__name__ == "KilledWorker":
+                raise UserError(
+                    f"Dask workers kept dying while computing part of {unit.job.image} "
+                    "(out of memory? a crash in GDAL or CUDA?); see the worker logs.") from exc
+            raise
         return result
 
     def close(self) -> None:
