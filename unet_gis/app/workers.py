@@ -87,6 +87,7 @@ class JobRunner(QObject):
         self.interval = interval
         self.token = CancelToken()
         self._thread: threading.Thread | None = None
+        self._busy = False
         self._lock = threading.Lock()
         self._pending: list[Any] = []
         self._progress_throttle = Throttle(interval)
@@ -95,7 +96,8 @@ class JobRunner(QObject):
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """A job is under way (false once its final signal is on its way)."""
+        return self._busy
 
     def start(self, work: Callable[[JobContext], Any]) -> None:
         if self.running:
@@ -105,6 +107,7 @@ class JobRunner(QObject):
         self._last_progress = None
         self._progress_throttle = Throttle(self.interval)
         self._item_throttle = Throttle(self.interval)
+        self._busy = True
         self._thread = threading.Thread(target=self._run, args=(work,), daemon=True,
                                         name=f"unet-gis-{self.name}")
         self._thread.start()
@@ -113,11 +116,12 @@ class JobRunner(QObject):
         self.token.cancel()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the work ends (only for shutdown); True when it ended."""
-        if self._thread is None:
+        """Block until the work's thread ends (only for shutdown); True when it ended."""
+        thread = self._thread
+        if thread is None:
             return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        thread.join(timeout)
+        return not thread.is_alive()
 
     def take_items(self) -> list[Any]:
         with self._lock:
@@ -140,11 +144,14 @@ class JobRunner(QObject):
         try:
             result = work(JobContext(self))
         except Cancelled:
+            self._busy = False
             self.cancelled.emit()
         except UserError as exc:
+            self._busy = False
             self.failed.emit(str(exc), True)
         except Exception as exc:  # noqa: BLE001 - shown in a dialog, traceback in the log
             log.exception("%s failed", self.name)
+            self._busy = False
             self.failed.emit(f"{type(exc).__name__}: {exc}", False)
         else:
             if self._last_progress is not None:
@@ -153,4 +160,5 @@ class JobRunner(QObject):
                 more = bool(self._pending)
             if more:
                 self.items.emit()
+            self._busy = False  # before the last signal: its slot may start the next job
             self.finished.emit(result)
