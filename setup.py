@@ -17,7 +17,14 @@ from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
 RESOURCES = HERE / "resources"
-SKIP = {"__pycache__", ".DS_Store", ".gitkeep"}
+
+
+def resource_files() -> list[Path]:
+    """``resources/<kind>/<file>``: one level only, so run outputs the app or a developer
+    left in a subfolder (``samples/<scene>_unet_gis/``) and hidden files never ship."""
+    return sorted(path for path in RESOURCES.glob("*/*")
+                  if path.is_file() and not any(part.startswith(".")
+                                                for part in path.relative_to(RESOURCES).parts))
 
 
 class BuildPyWithResources(build_py):
@@ -28,9 +35,7 @@ class BuildPyWithResources(build_py):
         if getattr(self, "editable_mode", False):
             return
         target = Path(self.build_lib) / "unet_gis" / "resources"
-        for source in sorted(RESOURCES.rglob("*")):
-            if not source.is_file() or SKIP.intersection(source.relative_to(RESOURCES).parts):
-                continue
+        for source in resource_files():
             destination = target / source.relative_to(RESOURCES)
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, destination)

@@ -104,6 +104,8 @@ def test_wheel_and_sdist_carry_resources(installed: Installed) -> None:
         assert f"unet_gis/resources/icons/{ICON_NAME}-{size}.png" in names
     assert not any(n.startswith(("tests/", "packaging/", "resources/")) for n in names)
     assert not any("__pycache__" in n for n in names)
+    # resources/<kind>/<file> only: run outputs left in subfolders never ship
+    assert all(n.count("/") == 3 for n in names if n.startswith("unet_gis/resources/"))
     with tarfile.open(installed.sdist) as sdist:
         members = {m.name.split("/", 1)[1] for m in sdist.getmembers() if "/" in m.name}
     assert {f"resources/samples/{SAMPLE}", f"resources/icons/{ICON_NAME}.svg",
