@@ -50,8 +50,11 @@ class ThresholdRow(QWidget):
         self.value.setMinimumWidth(32)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
-        name = QLabel(layer.class_name)
+        self.color = layer.color
+        name = QLabel(layer.name)  # "road — scene": tells runs of several images apart
         name.setMinimumWidth(60)
+        name.setMaximumWidth(160)
+        name.setToolTip(layer.name)
         row.addWidget(QLabel(pixmap=swatch(layer.color).pixmap(12, 12)))
         row.addWidget(name)
         row.addWidget(self.slider, 1)
@@ -173,6 +176,9 @@ class LayersPanel(QWidget):
         for layer_id in [i for i in self.rows if i not in ids]:
             self.rows.pop(layer_id).deleteLater()
         for layer in results:
+            row = self.rows.get(layer.id)
+            if row is not None and row.color != layer.color:  # recoloured: redraw its swatch
+                self.rows.pop(layer.id).deleteLater()
             if layer.id not in self.rows:
                 self.rows[layer.id] = ThresholdRow(self.stack, layer)
                 self.thresholds_layout.addWidget(self.rows[layer.id])
