@@ -91,11 +91,11 @@ def run(files: Sequence[str] = (), run_model: bool = False, screenshot: str | No
     from unet_gis.app.main_window import MainWindow
 
     window = MainWindow(paths=paths, model=model, device=device)
+    install_excepthook()
     if screenshot:
         from unet_gis.app.screenshot import take_screenshot
 
         return take_screenshot(window, [Path(f) for f in files], Path(screenshot), run_model)
-    install_excepthook()
     window.show()
     window.open_files([Path(f) for f in files])
     if run_model:
