@@ -374,6 +374,8 @@ class MapCanvas(QWidget):
         """Paint now; True when that frame had every visible tile (poll it to wait)."""
         before = self.frames
         self.repaint()
+        if self.frames == before:  # not exposed (yet): paint into a pixmap instead
+            self.grab()
         return self.frames > before and self.is_idle()
 
     def describe(self) -> dict[str, Any]:
