@@ -3,6 +3,7 @@
 #
 #   packaging/build.sh               # build + smoke tests
 #   packaging/build.sh --smoke-only  # smoke-test an existing dist/unet-gis/
+#   TARBALL=1 packaging/build.sh     # also pack dist/unet-gis-<version>-linux-<arch>.tar.gz
 #
 # Uses the project's virtual environment (PYTHON=... to pick another); it needs the
 # `bundle` extra: pip install -e '.[bundle]'. The torch in that environment is the one
@@ -136,3 +137,8 @@ if [[ "$OSTYPE" == linux* ]]; then
     [[ -f "$SMOKE/xdg/icons/hicolor/256x256/apps/unet-gis.png" ]]
 fi
 say "all smoke tests passed"
+if [[ -n "${TARBALL:-}" ]]; then
+    tarball=$DIST/unet-gis-$(bundled --version | cut -d" " -f2)-linux-$(uname -m).tar.gz
+    tar czf "$tarball" -C "$DIST" unet-gis
+    say "packed $tarball ($(du -sm "$tarball" | cut -f1) MB)"
+fi
