@@ -227,10 +227,18 @@ def test_big_raster_without_overviews_gets_them_in_the_background(
     data[0, ::7] = 200
     path = make_geotiff(data, name="flat.tif", tiled=True, blockxsize=256, blockysize=256)
     before = path.read_bytes()
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
     layer = open_image(window, path)
     assert layer.source.overviews == ()
     assert "building" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: bool(layer.source.overviews), timeout=60_000)
+    timer.stop()
+    gaps = np.diff(ticks)
+    assert gaps.max() < 0.100, f"the build froze the GUI for {gaps.max() * 1000:.0f} ms"
     assert Path(f"{path}.ovr").is_file()
     assert sorted(p.name for p in path.parent.glob(".flat*")) == [], "no temporary files"
     assert path.read_bytes() == before, "the user's file is not modified"

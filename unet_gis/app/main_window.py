@@ -38,7 +38,8 @@ from unet_gis.app.jobs import RunRequest, cpu_threads, planned_output
 from unet_gis.app.layers.model import ImageLayer, LayerStack, ResultLayer
 from unet_gis.app.layers.panel import LayersPanel
 from unet_gis.app.opener import layers_for
-from unet_gis.app.overviews import OverviewBuilder, can_write_beside, missing_overview_factors
+from unet_gis.app.overview_build import can_write_beside, missing_overview_factors
+from unet_gis.app.overviews import OverviewBuilder
 from unet_gis.app.progress_panel import ProgressPanel
 from unet_gis.app.runs import RunController
 from unet_gis.app.settings import AppPaths, AppSettings, SettingsStore
@@ -209,7 +210,8 @@ class MainWindow(QMainWindow):
         self.open_files(paths)
 
     def _check_overviews(self, layer: ImageLayer) -> None:
-        factors = missing_overview_factors(layer.source)
+        source = layer.source
+        factors = missing_overview_factors(source.width, source.height, source.overviews)
         if not factors:
             return
         if not can_write_beside(layer.path):
@@ -346,6 +348,7 @@ class MainWindow(QMainWindow):
             QApplication.processEvents()
         self.runs.shutdown()
         self.exports.shutdown()
+        self.overviews.shutdown()
         self.canvas.loader.shutdown()
         try:
             self.store.save(self.settings)

@@ -1,92 +1,69 @@
-"""External overviews (.ovr) built in the background for big rasters that have none.
+"""External overviews (.ovr) for big rasters that have none, built without freezing the GUI.
 
 Without overviews a zoomed-out view of a large raster reads every pixel; with them it
-reads a few small tiles.  GDAL writes ``NAME.tif.ovr`` next to the file (the file itself
-is not modified: the .ovr is built for a hidden VRT copy and renamed into place); the user
-is told before and after.
+reads a few small tiles.  The build runs in a spawned process (see
+:mod:`unet_gis.app.overview_build`); a thread here waits for it and reports back through
+a queued signal.  The user is told before and after.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
+import multiprocessing
 import threading
-import uuid
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from unet_gis.app.canvas.sources import TILE, RasterSource
+from unet_gis.app.overview_build import child_main, temporary_paths
 
 log = logging.getLogger(__name__)
-MIN_SIDE = 4096  # smaller rasters read fast enough without overviews
-
-
-def missing_overview_factors(source: RasterSource) -> list[int]:
-    """Overview factors worth building for ``source`` (empty when it has them or is small)."""
-    if source.overviews or max(source.width, source.height) < MIN_SIDE:
-        return []
-    factors, factor = [], 2
-    while max(source.width, source.height) / factor >= TILE:
-        factors.append(factor)
-        factor *= 2
-    return factors
-
-
-def can_write_beside(path: Path) -> bool:
-    return os.access(path.parent, os.W_OK)
-
-
-def build_external_overviews(path: Path, factors: list[int]) -> Path:
-    """Write ``NAME.ovr`` beside ``path`` without touching ``path``; return the .ovr path.
-
-    The overviews are built for a hidden VRT copy of the raster (same size, same pixels)
-    and the finished file is renamed into place, so an interrupted build never leaves a
-    half-written .ovr that GDAL would pick up.
-    """
-    import rasterio
-    from rasterio.enums import Resampling
-    from rasterio.shutil import copy as copy_dataset
-
-    vrt = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.vrt"
-    built = Path(f"{vrt}.ovr")
-    target = Path(f"{path}.ovr")
-    try:
-        copy_dataset(path, vrt, driver="VRT")
-        with rasterio.Env(COMPRESS_OVERVIEW="DEFLATE"), rasterio.open(vrt, "r+") as dataset:
-            dataset.build_overviews(factors, Resampling.average)
-        os.replace(built, target)
-    finally:
-        vrt.unlink(missing_ok=True)
-        built.unlink(missing_ok=True)
-    return target
 
 
 class OverviewBuilder(QObject):
-    """Builds overviews on a thread; ``finished(path, error)`` arrives on the GUI thread."""
+    """Builds overviews in child processes; ``finished(path, error)`` on the GUI thread."""
 
     finished = Signal(object, str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.running: set[Path] = set()
+        self.running: dict[Path, Any] = {}
+        self._lock = threading.Lock()
 
     def start(self, path: Path, factors: list[int]) -> bool:
         if path in self.running:
             return False
-        self.running.add(path)
+        context = multiprocessing.get_context("spawn")
+        results = context.SimpleQueue()
+        vrt, built = temporary_paths(path)
+        process = context.Process(target=child_main, args=(str(path), factors, str(vrt),
+                                                           results),
+                                  daemon=True, name="unet-gis-overviews")
+        process.start()
+        self.running[path] = process
 
-        def work() -> None:
-            try:
-                build_external_overviews(path, factors)
-            except Exception as exc:  # noqa: BLE001 - reported to the user, logged
-                log.warning("building overviews for %s failed: %s", path, exc)
-                self.finished.emit(path, str(exc))
-            else:
-                self.finished.emit(path, "")
+        def wait() -> None:
+            process.join()
+            error = results.get() if not results.empty() else \
+                f"the overview builder stopped (exit code {process.exitcode})"
+            for leftover in (vrt, built):  # after a kill the child could not clean up
+                leftover.unlink(missing_ok=True)
+            if error:
+                log.warning("building overviews for %s failed: %s", path, error)
+            with contextlib.suppress(RuntimeError):  # the window is gone (app closing)
+                self.finished.emit(path, error)
 
-        threading.Thread(target=work, daemon=True, name="unet-gis-overviews").start()
+        threading.Thread(target=wait, daemon=True, name="unet-gis-overviews-wait").start()
         return True
 
     def done(self, path: Path) -> None:
-        self.running.discard(path)
+        self.running.pop(path, None)
+
+    def shutdown(self) -> None:
+        """Stop builds still running (closing the app); nothing half-built is left."""
+        for process in list(self.running.values()):
+            if process.is_alive():
+                process.terminate()
+                process.join(5)
