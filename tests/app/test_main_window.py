@@ -158,7 +158,13 @@ def test_gui_stays_responsive_during_a_run(
     timer.start()
     blocks: list[int] = []
     window.runs.runner.items.connect(lambda: blocks.append(1))
-    run(qtbot, window, tiny_checkpoint)
+    results = run(qtbot, window, tiny_checkpoint)
+    # the result's overviews are built afterwards, in a child process
+    source = results[0].source
+    assert source is not None
+    qtbot.waitUntil(lambda: bool(results[0].source and results[0].source.overviews),
+                    timeout=60_000)
+    assert Path(f"{source.path}.ovr").is_file()
     timer.stop()
     gaps = np.diff(ticks)
     assert len(ticks) > 20

@@ -128,10 +128,14 @@ def run_model(request: RunRequest, model: Any, progress: ProgressCallback,
 
     request.output.parent.mkdir(parents=True, exist_ok=True)
     output = default_output_path(request.image, request.output.parent)
+    Path(f"{output}.ovr").unlink(missing_ok=True)  # overviews of the raster it replaces
     options = EngineOptions(device=request.device, tile=request.tile, halo=request.halo,
                             batch_size=request.batch_size, threads=request.threads,
                             aoi=Aoi(bounds=request.aoi_bounds) if request.aoi_bounds else None,
-                            overwrite=True)
+                            overwrite=True,
+                            # the app builds them in a child process afterwards: rasterio's
+                            # build_overviews holds the GIL and would freeze the GUI
+                            overviews=False)
     return predict(request.image, output, model, options, progress=progress,
                    cancel=cancel, on_block=on_block)
 

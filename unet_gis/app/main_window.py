@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, Qt, QUrl
 from PySide6.QtGui import (
@@ -38,12 +39,19 @@ from unet_gis.app.jobs import RunRequest, cpu_threads, planned_output
 from unet_gis.app.layers.model import ImageLayer, LayerStack, ResultLayer
 from unet_gis.app.layers.panel import LayersPanel
 from unet_gis.app.opener import layers_for
-from unet_gis.app.overview_build import can_write_beside, missing_overview_factors
+from unet_gis.app.overview_build import (
+    can_write_beside,
+    missing_overview_factors,
+    overview_factors,
+)
 from unet_gis.app.overviews import OverviewBuilder
 from unet_gis.app.progress_panel import ProgressPanel
 from unet_gis.app.runs import RunController
 from unet_gis.app.settings import AppPaths, AppSettings, SettingsStore
 from unet_gis.errors import UserError
+
+if TYPE_CHECKING:
+    from unet_gis.inference.engine import PredictResult
 
 log = logging.getLogger(__name__)
 RASTER_FILTER = ("Rasters (*.tif *.tiff *.vrt *.img *.jp2 *.png *.jpg);;"
@@ -84,6 +92,8 @@ class MainWindow(QMainWindow):
                                                      10000))
         self.runs.deviceChanged.connect(self.device_label.setText)
         self.runs.busyChanged.connect(self._busy_changed)
+        self.runs.runFinished.connect(self._build_result_overviews)
+        self.runs.starting.connect(lambda request: self.overviews.cancel(request.output))
         self.exports.addPaths.connect(lambda paths: self.open_files(paths, remember=False))
         self.resize(1280, 800)
         geometry, state = self.store.layout()
@@ -224,16 +234,27 @@ class MainWindow(QMainWindow):
                 f"{layer.name} has no overviews: building {layer.path.name}.ovr in the "
                 "background; zoomed-out views are slow until it is done.", 15000)
 
+    def _build_result_overviews(self, result: PredictResult) -> None:
+        factors = overview_factors(result.width, result.height)
+        if factors:
+            self.overviews.start(result.output, factors)
+
     def _overviews_built(self, path: Path, error: str) -> None:
-        self.overviews.done(path)
+        if self.overviews.done(path):
+            return  # cancelled: a new run replaces that raster
         if error:
             self.statusBar().showMessage(f"Could not build overviews for {path.name}: {error}",
                                          15000)
             return
+        refreshed: set[int] = set()
         for layer in self.stack:
-            if isinstance(layer, ImageLayer) and layer.path == path:
-                layer.source.refresh()
-                self.stack.update(layer, bands=layer.bands)
+            source = getattr(layer, "source", None)
+            if source is None or source.path != path:
+                continue
+            if id(source) not in refreshed:  # the classes of one raster share a source
+                source.refresh()
+                refreshed.add(id(source))
+            self.stack.update(layer, source=source)
         self.statusBar().showMessage(f"Overviews for {path.name} are ready.", 10000)
 
     # --- actions ---------------------------------------------------------------------

@@ -23,6 +23,11 @@ def missing_overview_factors(width: int, height: int, overviews: tuple[int, ...]
     """Overview factors worth building (empty when the raster has some or is small)."""
     if overviews or max(width, height) < MIN_SIDE:
         return []
+    return overview_factors(width, height)
+
+
+def overview_factors(width: int, height: int) -> list[int]:
+    """Powers of two down to one display tile."""
     factors, factor = [], 2
     while max(width, height) / factor >= TILE:
         factors.append(factor)

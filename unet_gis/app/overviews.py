@@ -30,11 +30,12 @@ class OverviewBuilder(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.running: dict[Path, Any] = {}
-        self._lock = threading.Lock()
+        self._cancelled: set[Path] = set()
 
     def start(self, path: Path, factors: list[int]) -> bool:
         if path in self.running:
             return False
+        self._cancelled.discard(path)
         context = multiprocessing.get_context("spawn")
         results = context.SimpleQueue()
         vrt, built = temporary_paths(path)
@@ -58,8 +59,20 @@ class OverviewBuilder(QObject):
         threading.Thread(target=wait, daemon=True, name="unet-gis-overviews-wait").start()
         return True
 
-    def done(self, path: Path) -> None:
+    def done(self, path: Path) -> bool:
+        """Forget a finished build; True when it had been cancelled."""
         self.running.pop(path, None)
+        if path in self._cancelled:
+            self._cancelled.discard(path)
+            return True
+        return False
+
+    def cancel(self, path: Path) -> None:
+        """Stop the build for ``path`` (its raster is about to be replaced)."""
+        process = self.running.get(path)
+        if process is not None and process.is_alive():
+            self._cancelled.add(path)
+            process.terminate()
 
     def shutdown(self) -> None:
         """Stop builds still running (closing the app); nothing half-built is left."""

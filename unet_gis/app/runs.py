@@ -49,6 +49,7 @@ class RunController(QObject):
     deviceChanged = Signal(str)  # noqa: N815
     runFinished = Signal(object)  # noqa: N815 - PredictResult
     runEnded = Signal(str)  # noqa: N815 - "finished", "failed", "cancelled"
+    starting = Signal(object)  # RunRequest, just before its worker starts
 
     def __init__(self, stack: LayerStack, panel: ProgressPanel, parent_widget: QWidget,
                  thresholds: dict[str, float]) -> None:
@@ -104,6 +105,7 @@ class RunController(QObject):
         for layer in list(self.stack):  # the old result for this output is replaced
             if isinstance(layer, ResultLayer) and layer.path == request.output:
                 self.stack.remove(layer)
+        self.starting.emit(request)
         self.panel.begin(f"Loading the model for {request.image.name}…", self.cancel)
         self.busyChanged.emit(True)
         models = self._models
