@@ -52,6 +52,18 @@ def clean_env(workdir: Path) -> dict[str, str]:
     return env
 
 
+def write_constraints(path: Path) -> Path:
+    """Pin the fresh environment to the versions this suite runs with: the test checks
+    the wheel (its files, data and declared dependencies), not the newest releases of
+    its dependencies, and pip then reuses wheels it already has."""
+    from importlib.metadata import distributions
+
+    pins = sorted({f"{d.metadata['Name']}=={d.version}" for d in distributions()
+                   if d.metadata["Name"] and d.metadata["Name"].lower() != "unet-gis"})
+    path.write_text("\n".join(pins) + "\n")
+    return path
+
+
 class Installed:
     def __init__(self, dist: Path, venv: Path, workdir: Path) -> None:
         self.dist = dist
@@ -87,7 +99,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
         timeout=INSTALL_TIMEOUT, env=env)
     run([sys.executable, "-m", "venv", venv], workdir, env=env)
     installed = Installed(dist, venv, workdir)
-    pip = [installed.bin / "python", "-m", "pip", "install", "--quiet"]
+    constraints = write_constraints(base / "constraints.txt")
+    pip = [installed.bin / "python", "-m", "pip", "install", "--quiet", "-c", constraints]
     run([*pip, TORCH], workdir, timeout=INSTALL_TIMEOUT, env=env)
     run([*pip, installed.wheel], workdir, timeout=INSTALL_TIMEOUT, env=env)
     return installed
