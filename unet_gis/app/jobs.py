@@ -9,11 +9,10 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from unet_gis.errors import UserError
 from unet_gis.inference.progress import CancelToken, ProgressCallback
 
 Bounds = tuple[float, float, float, float]
@@ -57,7 +56,6 @@ class ExportRequest:
     simplify_m: float = 0.3
     min_area_m2: float = 2.0
     overwrite: bool = False
-    extras: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 FORMAT_SUFFIX = {"shp": ".shp", "gpkg": ".gpkg", "geojson": ".geojson", "tif": ".tif"}
@@ -172,7 +170,3 @@ def format_duration(seconds: float | None) -> str:
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
-
-def check_image(path: Path) -> None:
-    if not path.exists():
-        raise UserError(f"{path} does not exist.")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
@@ -377,7 +376,3 @@ class MapCanvas(QWidget):
         if self.frames == before:  # not exposed (yet): paint into a pixmap instead
             self.grab()
         return self.frames > before and self.is_idle()
-
-    def describe(self) -> dict[str, Any]:
-        return {"pending": self.pending, "cache_bytes": self.loader.cache.bytes,
-                "paint_ms": self.last_paint_ms}
