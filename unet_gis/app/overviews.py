@@ -51,7 +51,7 @@ class OverviewBuilder(QObject):
                 f"the overview builder stopped (exit code {process.exitcode})"
             for leftover in (vrt, built):  # after a kill the child could not clean up
                 leftover.unlink(missing_ok=True)
-            if error:
+            if error and path not in self._cancelled:
                 log.warning("building overviews for %s failed: %s", path, error)
             with contextlib.suppress(RuntimeError):  # the window is gone (app closing)
                 self.finished.emit(path, error)
@@ -76,7 +76,8 @@ class OverviewBuilder(QObject):
 
     def shutdown(self) -> None:
         """Stop builds still running (closing the app); nothing half-built is left."""
-        for process in list(self.running.values()):
+        for path, process in list(self.running.items()):
             if process.is_alive():
+                self._cancelled.add(path)
                 process.terminate()
                 process.join(5)
