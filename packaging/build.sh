@@ -87,7 +87,7 @@ grep -q "EPSG:4326" info.txt && grep -q "GSD 0.2" info.txt
 say "predict"
 mkdir out
 start=$(date +%s)
-bundled predict "$SAMPLE" -o out --quiet "${model_args[@]}"
+bundled predict "$SAMPLE" -o out --quiet ${model_args[@]+"${model_args[@]}"}
 say "predict took $(( $(date +%s) - start )) s"
 PROB=out/spacenet_vegas_img0_probabilities.tif
 "$PYTHON" - "$PROB" <<'PY'
@@ -113,7 +113,7 @@ PY
 if bundled gui --help >/dev/null 2>&1; then
     say "gui --run --screenshot (offscreen)"
     start=$(date +%s)
-    bundled gui "$SAMPLE" --run --screenshot "$SMOKE/shot.png" "${model_args[@]}"
+    bundled gui "$SAMPLE" --run --screenshot "$SMOKE/shot.png" ${model_args[@]+"${model_args[@]}"}
     say "gui took $(( $(date +%s) - start )) s"
     "$PYTHON" - "$SMOKE/shot.png" <<'PY'
 import sys
