@@ -119,7 +119,7 @@ def open_cluster(target: str | ClusterTarget, connect_timeout: float = CONNECT_T
     if target.address is None:
         # processes, one thread each: torch uses the cores, GDAL handles are per process
         cluster = LocalCluster(n_workers=target.workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR,
+                               dashboard_address=None, silence_logs=logging.CRITICAL,
                                memory_limit=memory_limit or "auto")
         return ClusterSession(Client(cluster, set_as_default=False), target, cluster)
     _probe(target.address, connect_timeout)

@@ -141,6 +141,7 @@ class _Run:
         self.ref = ref
         self.tasks = 0
         self.bytes = 0
+        self.worker_seconds = 0.0
 
     def _cores_per_task(self, plan: ScenePlan) -> int:
         core = plan.spec.tile - 2 * plan.spec.halo
@@ -174,6 +175,7 @@ class _Run:
                         result = feeder.next()
                         self.tasks += 1
                         self.bytes += result.nbytes
+                        self.worker_seconds += result.seconds
                         for core, probabilities, valid in result.blocks:
                             out.write(core, probabilities, valid)
                         skipped += result.skipped
@@ -181,6 +183,9 @@ class _Run:
                     out.finish(self.cancel)
                 now = time.perf_counter()
                 results.append(self._result(plan, now - finished, skipped, devices))
+                log.info("%s: %d tasks so far, %.1f MB of blocks fetched, %.1f s of worker "
+                         "time", plan.image.name, self.tasks, self.bytes / 1e6,
+                         self.worker_seconds)
                 finished = now
         finally:
             feeder.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,7 @@ class RegionResult:
     blocks: list[Block]
     skipped: int
     device: str
+    seconds: float = 0.0  # spent in the task on the worker, model loading included
 
     @property
     def nbytes(self) -> int:
@@ -115,6 +117,7 @@ def load_model(ref: ModelRef, device: str, threads: int | None
 
 def compute_region(job: SceneJob, region: Window) -> RegionResult:
     """Run the local engine's pipeline over ``region`` (whole cores) of ``job``'s scene."""
+    start = time.perf_counter()
     if not job.image.startswith("/vsi") and not os.path.exists(job.image):
         raise UserError(f"Dask worker {_worker_name()} cannot see {job.image}; the raster "
                         "must be on a filesystem every worker shares (same path), or a "
@@ -129,7 +132,8 @@ def compute_region(job: SceneJob, region: Window) -> RegionResult:
                             ProgressReporter("predict", 0, None), None)
     finally:
         reader.close()
-    return RegionResult(collector.blocks, skipped, device.description)
+    return RegionResult(collector.blocks, skipped, device.description,
+                        time.perf_counter() - start)
 
 
 def _threads(job: SceneJob) -> int | None:
