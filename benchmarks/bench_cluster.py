@@ -221,8 +221,8 @@ def measure_bytes(image: Path, folder: Path, model: object, options: EngineOptio
     """Pickled job size, output bytes per pixel, and the client's write rates (Mpx/s)."""
     plan = plan_scene(image, folder / "bytes.tif", model.spec, options)  # type: ignore[attr-defined]
     job = SceneJob(str(image), plan.plan, plan.bands, plan.scaler, plan.masked, plan.spec.tile,
-                   plan.spec.halo, plan.geometry, ModelRef(str(folder / "model.safetensors"),
-                                                           plan.spec.to_json()),
+                   plan.spec.halo, plan.geometry, ModelRef.of(folder / "model.safetensors",
+                                                              plan.spec.to_json()),
                    "cpu", None, 2, None)
     region = next(task_regions(plan.region, plan.spec.tile - 2 * plan.spec.halo, 16))
     job_bytes = len(pickle.dumps((job, region)))
@@ -251,7 +251,7 @@ def measure_worker_setup(small: Path, tiny_path: Path, tiny: object, folder: Pat
     without Dask: the same 64 cores as 64 calls versus one call, in this process."""
     plan = plan_scene(small, folder / "setup.tif", tiny.spec, EngineOptions())  # type: ignore[attr-defined]
     job = SceneJob(str(small), plan.plan, plan.bands, plan.scaler, plan.masked, plan.spec.tile,
-                   plan.spec.halo, None, ModelRef(str(tiny_path), plan.spec.to_json()), "cpu",
+                   plan.spec.halo, None, ModelRef.of(tiny_path, plan.spec.to_json()), "cpu",
                    None, 2, 1)
     core = plan.spec.tile - 2 * plan.spec.halo
     singles = list(task_regions(plan.region, core, 1))

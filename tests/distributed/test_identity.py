@@ -5,6 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 import pytest
 import rasterio
+from rasterio.transform import from_origin
 from shapely.geometry import Polygon
 
 from unet_gis.inference.aoi import Aoi
@@ -12,6 +13,7 @@ from unet_gis.inference.engine import EngineOptions, predict
 from unet_gis.inference.progress import Progress
 from unet_gis.model.checkpoint import load_checkpoint
 
+from ..conftest import random_rgb, write_geotiff
 from .conftest import assert_same_raster, odd_scene, uint16_scene
 
 pytest.importorskip("distributed")
@@ -25,9 +27,11 @@ from unet_gis.distributed import (  # noqa: E402
 
 def test_several_scenes_are_bit_identical_to_local(tmp_path, tiny_checkpoint, cluster) -> None:
     model = load_checkpoint(tiny_checkpoint)
+    coarse = from_origin(666000.0, 4012000.0, 0.45, 0.45)  # resampled to the model's 0.3 m
     images = [odd_scene(tmp_path / "a.tif", 455, 301, seed=1),
               uint16_scene(tmp_path / "b.tif", 77, 130, seed=2),
-              odd_scene(tmp_path / "c.tif", 203, 517, seed=3)]
+              odd_scene(tmp_path / "c.tif", 203, 517, seed=3),
+              write_geotiff(tmp_path / "d.tif", random_rgb(121, 97, seed=4), transform=coarse)]
     options = EngineOptions(device="cpu")
     local_blocks: list[tuple[int, int, int, int]] = []
     for image in images:
@@ -48,6 +52,7 @@ def test_several_scenes_are_bit_identical_to_local(tmp_path, tiny_checkpoint, cl
     assert reports[-1].done == reports[-1].total == total
     assert len(reports) > 10  # progress arrives as tasks finish, not at the end
     assert results[0].cores_skipped > 0  # the nodata corner was skipped on the workers
+    assert results[3].resampled and results[3].width == round(97 * 0.45 / 0.3)
     assert "Dask" in results[0].device
 
 
@@ -93,3 +98,14 @@ def test_task_rectangles_tile_the_region_in_whole_cores() -> None:
         assert sorted(cores) == expected, per_task
         assert len(cores) == len(set(cores))
     assert len(list(task_regions(region, 64, 10_000))) == 1  # a small scene: one task
+
+
+def test_a_bundled_model_is_found_in_each_workers_own_installation(tmp_path) -> None:
+    from unet_gis.distributed.tasks import ModelRef
+    from unet_gis.resources import resource_path, resource_root
+
+    bundled = ModelRef.of(resource_root() / "models" / "roads.safetensors", "{}")
+    assert bundled.bundled == "models/roads.safetensors"
+    assert bundled.local_path() == resource_path("models", "roads.safetensors")
+    shared = ModelRef.of(tmp_path / "m.safetensors", "{}")
+    assert shared.bundled is None and shared.local_path() == (tmp_path / "m.safetensors")

@@ -109,7 +109,7 @@ def _model_ref(model: LoadedModel) -> ModelRef:
     if model.path is None:
         raise UserError("A cluster run loads the model on every worker from its file; save "
                         "it with save_checkpoint() to a path the workers share.")
-    return ModelRef(str(Path(model.path).resolve()), model.spec.to_json())
+    return ModelRef.of(model.path, model.spec.to_json())
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,34 @@ Block = tuple[Window, "np.ndarray | None", "np.ndarray | None"]
 
 @dataclass(frozen=True)
 class ModelRef:
-    """The checkpoint every worker loads, and the spec the client expects it to hold."""
+    """The checkpoint every worker loads, and the spec the client expects it to hold.
+
+    A bundled model is named relative to the package's resources, so workers find their
+    own copy wherever unet-gis is installed there.
+    """
 
     path: str
     spec_json: str
+    bundled: str | None = None  # path under resources/, for models shipped with unet-gis
+
+    @classmethod
+    def of(cls, path: str | Path, spec_json: str) -> ModelRef:
+        from unet_gis.resources import resource_root
+
+        resolved = Path(path).resolve()
+        try:
+            bundled: str | None = resolved.relative_to(resource_root().resolve()).as_posix()
+        except ValueError:
+            bundled = None
+        return cls(str(resolved), spec_json, bundled)
+
+    def local_path(self) -> Path:
+        """Where this worker finds the file."""
+        if self.bundled is not None:
+            from unet_gis.resources import resource_path
+
+            return resource_path(*self.bundled.split("/"))
+        return Path(self.path)
 
 
 @dataclass(frozen=True)
@@ -91,25 +115,25 @@ _models_lock = threading.Lock()
 def load_model(ref: ModelRef, device: str, threads: int | None
                ) -> tuple[torch.nn.Module, DeviceChoice]:
     """The worker's copy of the network, loaded once per file version and device."""
-    path = Path(ref.path)
+    path = ref.local_path()
     try:
         stat = path.stat()
     except OSError:
-        raise UserError(f"The model file {ref.path} is not readable on Dask worker "
+        raise UserError(f"The model file {path} is not readable on Dask worker "
                         f"{_worker_name()}; put it on a filesystem every worker shares, "
                         "at the same path.") from None
-    key = (ref.path, stat.st_mtime_ns, stat.st_size, device, threads)
+    key = (str(path), stat.st_mtime_ns, stat.st_size, device, threads)
     with _models_lock:
         if key not in _models:
             loaded = load_checkpoint(path)
             if loaded.spec.to_json() != ref.spec_json:
-                raise UserError(f"The model file {ref.path} on Dask worker {_worker_name()} "
+                raise UserError(f"The model file {path} on Dask worker {_worker_name()} "
                                 "is not the one the client loaded (different spec); the "
                                 "workers must see the same file.")
             choice = select_device(device, threads)
             network = loaded.network.to(choice.device).eval()
             network = network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-            for stale in [k for k in _models if k[0] == ref.path]:
+            for stale in [k for k in _models if k[0] == str(path)]:
                 del _models[stale]  # a retrained file replaces the old weights
             _models[key] = (network, choice)
         return _models[key]
