@@ -74,7 +74,11 @@ class ClusterSession:
 
     def worker_threads(self) -> dict[str, int]:
         """Worker threads per worker address (at the time of the call)."""
-        workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
+        try:  # Dask >= 2025.1 lists only 5 workers unless asked for all
+            info = self.client.scheduler_info(n_workers=-1)
+        except TypeError:
+            info = self.client.scheduler_info()
+        workers = info.get("workers", {})
         return {address: int(info.get("nthreads", 1)) for address, info in workers.items()}
 
     def processes_per_host(self) -> dict[str, int]:
@@ -117,10 +121,17 @@ def open_cluster(target: str | ClusterTarget, connect_timeout: float = CONNECT_T
         if logger.getEffectiveLevel() < logging.WARNING:
             logger.setLevel(logging.WARNING)
     if target.address is None:
+        # Dask's nannies export MALLOC_TRIM_THRESHOLD_=65536, which also freezes glibc's
+        # mmap threshold: every tensor-sized buffer is then mmap'd and faulted in anew, and
+        # inference in a worker ran 1.75x slower than in this process (see docs/cluster.md)
+        environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
+        environ["MALLOC_TRIM_THRESHOLD_"] = None  # None unsets it
         # processes, one thread each: torch uses the cores, GDAL handles are per process
-        cluster = LocalCluster(n_workers=target.workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.CRITICAL,
-                               memory_limit=memory_limit or "auto")
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+            cluster = LocalCluster(n_workers=target.workers, threads_per_worker=1,
+                                   processes=True, dashboard_address=None,
+                                   silence_logs=logging.CRITICAL,
+                                   memory_limit=memory_limit or "auto")
         return ClusterSession(Client(cluster, set_as_default=False), target, cluster)
     _probe(target.address, connect_timeout)
     with dask.config.set({"distributed.comm.timeouts.connect": f"{connect_timeout}s"}):
