@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import socket
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -159,26 +160,28 @@ def _probe(address: str, timeout: float) -> None:
     firewall, a proxy, the dashboard) would otherwise hang the Client forever."""
     if not address.startswith("tcp://"):
         return  # tls:// and others need the security settings only the Client has
+    unreachable = (f"Could not reach the Dask scheduler at {address}" + " ({}). Is `dask "
+                   "scheduler` running there, and is the port open from this computer?")
     host, _, port = address[len("tcp://"):].rstrip("/").rpartition(":")
-    try:  # a refused port or an unknown host: say so now, Dask would retry until timeout
+    deadline = time.monotonic() + timeout
+    try:  # a refused port or an unknown host fails now (Dask would retry until timeout)
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-    except (ConnectionRefusedError, socket.gaierror) as exc:
-        raise UserError(
-            f"Could not reach the Dask scheduler at {address} ({exc.strerror or exc}). Is "
-            "`dask scheduler` running there, and is the port open from this computer?"
-        ) from exc
-    except (OSError, ValueError):
-        pass  # timeouts and the rest: Dask's own attempt below reports them
+    except TimeoutError as exc:
+        raise UserError(unreachable.format(f"no answer within {timeout:g} s")) from exc
+    except OSError as exc:
+        raise UserError(unreachable.format(exc.strerror or exc)) from exc
+    except ValueError:
+        pass  # no port in the address: Dask's default, let it try
+    timeout = max(0.5, deadline - time.monotonic())
     pool = concurrent.futures.ThreadPoolExecutor(1)  # an event loop of our own, always
     try:
         future = pool.submit(asyncio.run, _identify(address, timeout))
         try:
             identity = future.result(timeout=timeout + 1)
         except (OSError, TimeoutError, concurrent.futures.TimeoutError) as exc:
-            raise UserError(
-                f"Could not reach the Dask scheduler at {address} within {timeout:g} s "
-                f"({_first_line(exc)}). Is `dask scheduler` running there, and is the port "
-                "open from this computer?") from exc
+            raise UserError(unreachable.format(
+                f"connected, but no Dask answer within the time left: "
+                f"{type(exc).__name__} {_first_line(exc)}")) from exc
         except Exception as exc:  # garbage frames, TLS mismatch, ...
             raise UserError(
                 f"{address} did not answer like a Dask scheduler ({type(exc).__name__}: "
