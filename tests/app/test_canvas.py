@@ -227,3 +227,40 @@ def test_unreadable_tiles_do_not_stall_the_frame(qtbot: Any,
     path.write_bytes(b"gone")  # the file changes under the app's feet
     qtbot.waitUntil(canvas.frame_ready, timeout=10_000)
     assert reasons
+
+
+def test_vector_polygons_are_filled_inside_only(qtbot: Any, tmp_path: Path) -> None:
+    """Small polygons in degrees (1e-6 precision) fill their inside and nothing else."""
+    import shapely
+    from pyogrio.raw import write
+
+    from unet_gis.app.layers.model import VectorLayer
+
+    lon, lat, d = -115.17, 36.24, 2.7e-6  # one 0.3 m pixel, in degrees
+    boxes = [shapely.box(lon + i * 40 * d, lat, lon + (i * 40 + 10) * d, lat + 10 * d)
+             for i in range(5)]
+    path = tmp_path / "cars.geojson"
+    write(path, np.array([shapely.to_wkb(b) for b in boxes], dtype=object), field_data=[],
+          fields=[], crs="EPSG:4326", geometry_type="Polygon", driver="GeoJSON")
+    stack = LayerStack()
+    canvas = MapCanvas(stack)
+    qtbot.addWidget(canvas)
+    canvas.resize(400, 300)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    from rasterio.crs import CRS
+
+    layer = VectorLayer(name="cars", path=path, color=(255, 0, 0))
+    stack.add(layer, crs=CRS.from_epsg(4326))
+    qtbot.waitUntil(canvas.frame_ready, timeout=10_000)
+    w, h = canvas.width(), canvas.height()
+    canvas.set_view(ViewState(lon + 100 * d, lat + 5 * d, d / 2, w, h))  # 2 px per pixel
+    shown = draw(qtbot, canvas)
+    red = (shown[..., 0] > 200) & (shown[..., 1] < 120)
+    tinted = (shown != background_rgb()).any(axis=-1)
+    x0, y0 = canvas.view.to_screen(lon + 2 * d, lat + 8 * d)  # inside the first box
+    assert tinted[int(y0), int(x0)]
+    below = canvas.view.to_screen(lon + 5 * d, lat - 20 * d)  # under it: nothing drawn
+    column = tinted[int(below[1]):h - 40, int(below[0])]
+    assert not column.any(), "fill leaks below the polygon"
+    assert red.any()

@@ -292,7 +292,9 @@ class MapCanvas(QWidget):
             painter.fillPath(data.fill, fill)
         painter.drawPath(data.lines)
         if len(data.points):
-            painter.setPen(QPen(color, 6.0 * v.res))
+            dot = QPen(color, 6.0)  # 6 screen pixels whatever the zoom
+            dot.setCosmetic(True)
+            painter.setPen(dot)
             for x, y in data.points:
                 painter.drawPoint(QPointF(float(x), float(y)))
         painter.restore()
