@@ -152,3 +152,30 @@ def test_status_bar_follows_the_cursor(qtbot: Any, window: MainWindow,
     qtbot.mouseMove(window.canvas, QPoint(30, 30))
     qtbot.waitUntil(lambda: "EPSG:32611" in window.position.text(), timeout=5000)
     assert "lat 36." in window.position.text()
+
+
+def test_images_without_crs_run_and_line_up_in_pixel_space(
+        qtbot: Any, window: MainWindow, make_geotiff: Callable[..., Path],
+        tiny_checkpoint: Path) -> None:
+    layer = open_image(window, make_geotiff(random_rgb(256, 320, seed=12), crs=None,
+                                            transform=rasterio.Affine.identity()))
+    assert layer.problem is None and window.stack.crs is None
+    image_bounds = layer.bounds()
+    assert image_bounds == (0.0, -256.0, 320.0, 0.0)  # y = -row: north up on screen
+    window.canvas.set_view(window.canvas.view.fitted((100, -200, 260, -60), margin=0))
+    request = window.run_request(RunChoice(layer.id, tiny_checkpoint, "cpu", "view", None,
+                                           None, None))
+    assert request.aoi_bounds is not None
+    left, bottom, right, top = request.aoi_bounds  # columns and rows of the image
+    assert left <= 100 <= right and top <= 60 and bottom >= 200
+    ended: list[str] = []
+    window.runs.runEnded.connect(ended.append)
+    window.runs.submit(request)
+    qtbot.waitUntil(lambda: bool(ended), timeout=RUN_TIMEOUT_MS)
+    assert ended == ["finished"], window.run_panel.detail.text()
+    result = window.stack.of_kind("result")[0]
+    assert result.problem is None
+    b = result.bounds()
+    assert b is not None
+    assert b[0] >= 0 and b[2] <= 320 and b[1] >= -256 and b[3] <= 0  # inside the image
+    assert b[0] <= 100 and b[2] >= 260 and b[1] <= -200 and b[3] >= -60  # covers the view

@@ -316,11 +316,13 @@ class MainWindow(QMainWindow):
                   ) -> tuple[float, float, float, float]:
         """Map bounds (view CRS) as bounds in ``layer``'s own CRS."""
         source = layer.source
-        if source.crs is None:
-            t = source.transform
+        if source.crs is None:  # pixel space: through the pixel grid to the file's own units
+            t, native = source.transform, source.native_transform
             cols = sorted(((bounds[0] - t.c) / t.a, (bounds[2] - t.c) / t.a))
             rows = sorted(((bounds[1] - t.f) / t.e, (bounds[3] - t.f) / t.e))
-            return cols[0], -rows[1], cols[1], -rows[0]  # engine works in pixel space
+            left, top = native * (cols[0], rows[0])
+            right, bottom = native * (cols[1], rows[1])
+            return left, bottom, right, top  # rasterio's order, whichever way rows run
         if self.stack.crs is not None and self.stack.crs != source.crs:
             from rasterio.warp import transform_bounds
 

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QWidget
 
 from unet_gis.app import messages
 from unet_gis.app.canvas.render import PreviewRaster
-from unet_gis.app.canvas.sources import RasterSource
+from unet_gis.app.canvas.sources import RasterSource, display_transform
 from unet_gis.app.jobs import (
     OutputGrid,
     RunRequest,
@@ -115,7 +115,8 @@ class RunController(QObject):
             if model is None:
                 model = models[request.model] = load_model(request)
             grid = plan_output(request, model)
-            preview = PreviewRaster(grid.width, grid.height, grid.transform, grid.crs,
+            preview = PreviewRaster(grid.width, grid.height,
+                                    display_transform(grid.crs, grid.transform), grid.crs,
                                     len(grid.classes))
             ctx.info((grid, preview))
 

@@ -31,7 +31,6 @@ from unet_gis.app.geo import Bounds
 from unet_gis.raster.io import open_raster
 
 TILE = 256
-PIXEL_SPACE = Affine(1.0, 0.0, 0.0, 0.0, -1.0, 0.0)  # y = -row: north up on screen
 _uids = itertools.count(1)
 
 
@@ -90,6 +89,14 @@ class DisplayGrid:
 
     def window_bounds(self, window: Window) -> Bounds:
         return rasterio.windows.bounds(window, self.transform)
+
+
+def display_transform(crs: CRS | None, transform: Affine) -> Affine:
+    """North up on screen: rasters without a CRS whose rows grow downward (the usual
+    pixel-space identity) are drawn at y = -row."""
+    if crs is None and transform.e > 0:
+        return Affine.scale(1.0, -1.0) * transform
+    return transform
 
 
 class HandlePool:
@@ -152,8 +159,8 @@ class RasterSource:
             self.tags: dict[str, str] = ds.tags()
             self.descriptions = tuple(ds.descriptions)
             self.colormap = _colormap(ds)
-        if self.crs is None and self.transform.is_identity:
-            self.transform = PIXEL_SPACE
+        self.native_transform: Affine = self.transform
+        self.transform = display_transform(self.crs, self.transform)
         self.view_crs: CRS | None = self.crs
         self.warped = False
         self.display = DisplayGrid(self.width, self.height, self.transform)
