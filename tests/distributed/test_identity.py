@@ -117,3 +117,17 @@ def test_local_workers_do_not_get_dasks_malloc_trim_setting(cluster) -> None:
 
     seen = cluster.client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
     assert seen and set(seen.values()) == {None}
+
+
+def test_the_app_can_run_it_on_a_background_thread(tmp_path, tiny_checkpoint, cluster) -> None:
+    """The app's adapter calls it off the GUI thread, with a session it keeps open."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = load_checkpoint(tiny_checkpoint)
+    image = uint16_scene(tmp_path / "scene.tif", 150, 140, seed=11)
+    blocks: list[object] = []
+    with ThreadPoolExecutor(1) as pool:
+        result = pool.submit(predict_on_cluster, image, tmp_path / "out.tif", model,
+                             EngineOptions(device="cpu"), on_block=lambda *a: blocks.append(a),
+                             cluster=cluster).result(timeout=120)
+    assert result.output.exists() and len(blocks) == result.cores == 9
