@@ -37,10 +37,10 @@ from common import generate_rgb_geotiff  # noqa: E402
 
 from unet_gis.distributed import ClusterOptions, open_cluster, predict_on_cluster  # noqa: E402
 from unet_gis.distributed.assemble import SceneOutput  # noqa: E402
-from unet_gis.distributed.plan import plan_scene, task_regions  # noqa: E402
+from unet_gis.distributed.plan import task_regions  # noqa: E402
 from unet_gis.distributed.run import TARGET_TASK_PIXELS  # noqa: E402
 from unet_gis.distributed.tasks import ModelRef, SceneJob, compute_region  # noqa: E402
-from unet_gis.inference.engine import EngineOptions, predict  # noqa: E402
+from unet_gis.inference.engine import EngineOptions, plan_predict, predict  # noqa: E402
 from unet_gis.model.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from unet_gis.model.spec import Architecture, default_spec  # noqa: E402
 from unet_gis.model.unet import build_unet  # noqa: E402
@@ -209,7 +209,7 @@ def measure_overhead(session: object, small: Path, tiny: object, folder: Path,
 
 
 def measure_noop_rate(session: object) -> float:
-    client = session.client  # type: ignore[attr-defined]
+    client = session.client
     client.gather([client.submit(noop, i, pure=False) for i in range(50)])
     start = time.perf_counter()
     client.gather([client.submit(noop, i, pure=False) for i in range(2000)])
@@ -219,7 +219,7 @@ def measure_noop_rate(session: object) -> float:
 def measure_bytes(image: Path, folder: Path, model: object, options: EngineOptions
                   ) -> tuple[int, float, dict[str, float]]:
     """Pickled job size, output bytes per pixel, and the client's write rates (Mpx/s)."""
-    plan = plan_scene(image, folder / "bytes.tif", model.spec, options)  # type: ignore[attr-defined]
+    plan = plan_predict(image, folder / "bytes.tif", model.spec, options)
     job = SceneJob(str(image), plan.plan, plan.bands, plan.scaler, plan.masked, plan.spec.tile,
                    plan.spec.halo, plan.geometry, ModelRef.of(folder / "model.safetensors",
                                                               plan.spec.to_json()),
@@ -249,7 +249,7 @@ def measure_worker_setup(small: Path, tiny_path: Path, tiny: object, folder: Pat
                          ) -> float:
     """Seconds a worker spends per extra task (pools, raster handles, a short last batch),
     without Dask: the same 64 cores as 64 calls versus one call, in this process."""
-    plan = plan_scene(small, folder / "setup.tif", tiny.spec, EngineOptions())  # type: ignore[attr-defined]
+    plan = plan_predict(small, folder / "setup.tif", tiny.spec, EngineOptions())
     job = SceneJob(str(small), plan.plan, plan.bands, plan.scaler, plan.masked, plan.spec.tile,
                    plan.spec.halo, None, ModelRef.of(tiny_path, plan.spec.to_json()), "cpu",
                    None, 2, 1)

@@ -13,20 +13,18 @@ from types import TracebackType
 
 import numpy as np
 import rasterio
-from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from unet_gis.distributed.plan import ScenePlan
 from unet_gis.fileio import atomic_path
-from unet_gis.inference.engine import BlockCallback, _overview_factors, _Writer
-from unet_gis.inference.progress import CancelToken, check
-from unet_gis.raster.probability import tag_probability_raster
+from unet_gis.inference.output import BlockCallback, BlockWriter, finish_output
+from unet_gis.inference.plan import RunPlan
+from unet_gis.inference.progress import CancelToken
 
 
 class SceneOutput:
     """``with SceneOutput(scene, ...) as out: out.write(...); out.finish(cancel)``."""
 
-    def __init__(self, scene: ScenePlan, overviews: bool,
+    def __init__(self, scene: RunPlan, overviews: bool,
                  on_block: BlockCallback | None) -> None:
         self.scene, self.overviews, self.on_block = scene, overviews, on_block
         self._stack = contextlib.ExitStack()
@@ -40,7 +38,7 @@ class SceneOutput:
         except BaseException:
             self._stack.close()
             raise
-        self.writer = _Writer(self.dst, self.scene.region, self.scene.masked, self.on_block)
+        self.writer = BlockWriter(self.dst, self.scene.region, self.scene.masked, self.on_block)
         return self
 
     def write(self, core: Window, probabilities: np.ndarray | None,
@@ -49,15 +47,7 @@ class SceneOutput:
 
     def finish(self, cancel: CancelToken | None) -> None:
         """Tags, band descriptions and overviews, as the local engine writes them."""
-        scene = self.scene
-        tag_probability_raster(self.dst, scene.spec, str(scene.image),
-                               scene.plan.source.crs is None)
-        if self.overviews:
-            check(cancel)
-            factors = _overview_factors(int(scene.region.width), int(scene.region.height),
-                                        scene.block)
-            if factors:
-                self.dst.build_overviews(factors, Resampling.average)
+        finish_output(self.dst, self.scene, self.overviews, cancel)
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> bool | None:

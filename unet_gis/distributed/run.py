@@ -30,10 +30,11 @@ from unet_gis.distributed.cluster import (
     ClusterSession,
     open_cluster,
 )
-from unet_gis.distributed.plan import ScenePlan, plan_scene, task_regions
+from unet_gis.distributed.plan import task_regions
 from unet_gis.distributed.tasks import ModelRef, RegionResult, SceneJob, compute_region
 from unet_gis.errors import UserError
-from unet_gis.inference.engine import BlockCallback, EngineOptions, PredictResult
+from unet_gis.inference.engine import BlockCallback, EngineOptions, PredictResult, plan_predict
+from unet_gis.inference.plan import RunPlan
 from unet_gis.inference.progress import CancelToken, ProgressCallback, ProgressReporter, check
 from unet_gis.model.checkpoint import LoadedModel
 from unet_gis.raster.grid import count_cores
@@ -90,7 +91,7 @@ def predict_scenes_on_cluster(scenes: Sequence[tuple[str | Path, str | Path]],
     """
     start = time.perf_counter()
     ref = _model_ref(model)
-    plans = [plan_scene(Path(image), Path(output), model.spec, options)
+    plans = [plan_predict(Path(image), Path(output), model.spec, options)
              for image, output in scenes]
     outputs = [p.output.resolve() for p in plans]
     if len(set(outputs)) != len(outputs):
@@ -125,7 +126,7 @@ class _Unit:
 
 
 class _Run:
-    def __init__(self, session: ClusterSession, plans: list[ScenePlan], ref: ModelRef,
+    def __init__(self, session: ClusterSession, plans: list[RunPlan], ref: ModelRef,
                  options: EngineOptions, tuning: ClusterOptions,
                  progress: ProgressCallback | None, cancel: CancelToken | None,
                  on_block: BlockCallback | None, start: float) -> None:
@@ -143,11 +144,11 @@ class _Run:
         self.bytes = 0
         self.worker_seconds = 0.0
 
-    def _cores_per_task(self, plan: ScenePlan) -> int:
+    def _cores_per_task(self, plan: RunPlan) -> int:
         core = plan.spec.tile - 2 * plan.spec.halo
         return self.cores_per_task or max(1, TARGET_TASK_PIXELS // (core * core))
 
-    def _job(self, plan: ScenePlan) -> SceneJob:
+    def _job(self, plan: RunPlan) -> SceneJob:
         image = str(plan.image) if str(plan.image).startswith("/vsi") \
             else str(plan.image.resolve())
         return SceneJob(image, plan.plan, plan.bands, plan.scaler, plan.masked, plan.spec.tile,
@@ -191,7 +192,7 @@ class _Run:
             feeder.close()
         return results
 
-    def _result(self, plan: ScenePlan, seconds: float, skipped: int,
+    def _result(self, plan: RunPlan, seconds: float, skipped: int,
                 devices: set[str]) -> PredictResult:
         for message in plan.warnings:
             log.warning(message)

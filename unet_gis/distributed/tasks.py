@@ -19,7 +19,7 @@ from rasterio.windows import Window
 
 from unet_gis.errors import UserError
 from unet_gis.inference.device import DeviceChoice, select_device
-from unet_gis.inference.engine import _pipeline, _Writer
+from unet_gis.inference.engine import default_batch_size, run_pipeline
 from unet_gis.inference.progress import ProgressReporter
 from unet_gis.inference.reader import TileReader
 from unet_gis.model.checkpoint import load_checkpoint
@@ -95,10 +95,10 @@ class RegionResult:
                    for _, p, v in self.blocks)
 
 
-class _Collector(_Writer):
-    """The engine's writer interface, keeping blocks to send back instead of writing."""
+class _Collector:
+    """A :class:`~unet_gis.inference.output.CoreSink` that keeps blocks to send back."""
 
-    def __init__(self) -> None:  # no dataset: nothing is written on the worker
+    def __init__(self) -> None:
         self.blocks: list[Block] = []
 
     def write(self, core: Window, probabilities: np.ndarray | None,
@@ -147,13 +147,13 @@ def compute_region(job: SceneJob, region: Window) -> RegionResult:
                         "must be on a filesystem every worker shares (same path), or a "
                         "GDAL path such as /vsis3/ or /vsicurl/.")
     network, device = load_model(job.model, job.device, _threads(job))
-    batch_size = job.batch_size or (8 if device.is_cuda else 2)
+    batch_size = job.batch_size or default_batch_size(device)
     reader = TileReader(Path(job.image), job.plan, job.bands, job.scaler, job.masked)
     collector = _Collector()
     try:
-        skipped = _pipeline(reader, collector, network, device, job.tile, job.halo, region,
-                            batch_size, job.readers, job.geometry, job.plan.working,
-                            ProgressReporter("predict", 0, None), None)
+        skipped = run_pipeline(reader, collector, network, device, job.tile, job.halo,
+                               region, batch_size, job.readers, job.geometry,
+                               job.plan.working, ProgressReporter("predict", 0, None), None)
     finally:
         reader.close()
     return RegionResult(collector.blocks, skipped, device.description,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,25 +20,20 @@ from typing import Any
 import numpy as np
 import rasterio
 import torch
-from rasterio.enums import Resampling
-from rasterio.io import DatasetWriter
 from rasterio.windows import Window
 
-from unet_gis.fileio import atomic_path, check_output_path
-from unet_gis.inference.aoi import Aoi, resolve_aoi
+from unet_gis.fileio import atomic_path
+from unet_gis.inference.aoi import Aoi
 from unet_gis.inference.device import DeviceChoice, select_device
+from unet_gis.inference.output import BlockCallback, BlockWriter, CoreSink, finish_output
+from unet_gis.inference.plan import RunPlan, plan_run
 from unet_gis.inference.progress import CancelToken, ProgressCallback, ProgressReporter, check
-from unet_gis.inference.reader import TileData, TileReader, has_nodata
+from unet_gis.inference.reader import TileData, TileReader
 from unet_gis.model.checkpoint import LoadedModel
-from unet_gis.raster.grid import Grid, block_size, count_cores, plan_grid, tile_windows
-from unet_gis.raster.io import build_scaler, choose_bands, open_raster
-from unet_gis.raster.probability import probability_profile, tag_probability_raster
+from unet_gis.model.spec import ModelSpec
+from unet_gis.raster.grid import Grid, tile_windows
 
 log = logging.getLogger(__name__)
-
-BlockCallback = Callable[[Window, np.ndarray, "np.ndarray | None"], None]
-"""Called on the writer thread with (window in the output, uint8 probabilities, valid mask)."""
-
 
 @dataclass(frozen=True)
 class EngineOptions:
@@ -84,6 +78,16 @@ def default_output_path(image: Path, outdir: Path) -> Path:
     return outdir / f"{image.stem}_probabilities.tif"
 
 
+def plan_predict(image: Path, output: Path, spec: ModelSpec, options: EngineOptions) -> RunPlan:
+    """The :class:`RunPlan` for ``options`` (also what a Dask client plans with)."""
+    return plan_run(image, output, spec, tile=options.tile, halo=options.halo,
+                    bands=options.bands, aoi=options.aoi, overwrite=options.overwrite)
+
+
+def default_batch_size(device: DeviceChoice) -> int:
+    return 8 if device.is_cuda else 2
+
+
 def predict(image: str | Path, output: str | Path, model: LoadedModel,
             options: EngineOptions = EngineOptions(), progress: ProgressCallback | None = None,
             cancel: CancelToken | None = None,
@@ -94,96 +98,35 @@ def predict(image: str | Path, output: str | Path, model: LoadedModel,
     :class:`~unet_gis.errors.Cancelled` when ``cancel`` is set; in both cases no output
     file is left behind.
     """
-    image, output = Path(image), Path(output)
     start = time.perf_counter()
-    spec = model.spec.with_tiling(options.tile, options.halo)
-    check_output_path(output, options.overwrite, inputs=(image,))
-    warnings: list[str] = []
-    with open_raster(image) as dataset:
-        bands = choose_bands(dataset, spec, options.bands)
-        plan = plan_grid(dataset, spec.gsd_m)
-        scaler = build_scaler(dataset, bands, spec)
-        masked = has_nodata(dataset, bands)
-    if plan.source.crs is None:
-        warnings.append(f"{image.name} has no CRS: it runs in pixel space at the model's "
-                        f"{spec.gsd_m} m, and the outputs have no georeferencing.")
-    if plan.resampled:
-        warnings.append(f"resampled from {plan.source.gsd_m[0]:.2f} m to the model's "  # type: ignore[index]
-                        f"{spec.gsd_m:.2f} m on the fly")
-    grid = plan.working
-    aoi = resolve_aoi(options.aoi, grid)
-    region = aoi.region
-    masked = masked or aoi.geometry is not None
+    run = plan_predict(Path(image), Path(output), model.spec, options)
     device = select_device(options.device, options.threads)
     network = model.network.to(device.device).eval()
     network = network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    core = spec.tile - 2 * spec.halo
-    block = block_size(core)
-    profile = probability_profile(spec, block)
-    profile.update(width=int(region.width), height=int(region.height), crs=grid.crs,
-                   transform=rasterio.windows.transform(region, grid.transform))
-    total = count_cores(region, spec.tile, spec.halo)
-    reporter = ProgressReporter("predict", total, progress)
-    batch_size = options.batch_size or (8 if device.is_cuda else 2)
-    reader = TileReader(image, plan, bands, scaler, masked)
-    skipped = 0
-    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), atomic_path(output, ".tif") as tmp, \
-            rasterio.open(tmp, "w", **profile) as dst:
-        writer = _Writer(dst, region, masked, on_block)
+    reporter = ProgressReporter("predict", run.cores, progress)
+    reader = TileReader(run.image, run.plan, run.bands, run.scaler, run.masked)
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), atomic_path(run.output, ".tif") as tmp, \
+            rasterio.open(tmp, "w", **run.profile) as dst:
+        writer = BlockWriter(dst, run.region, run.masked, on_block)
         try:
-            skipped = _pipeline(reader, writer, network, device, spec.tile, spec.halo, region,
-                                batch_size, options.readers, aoi.geometry, grid, reporter,
-                                cancel)
+            skipped = run_pipeline(reader, writer, network, device, run.spec.tile,
+                                   run.spec.halo, run.region,
+                                   options.batch_size or default_batch_size(device),
+                                   options.readers, run.geometry, run.plan.working, reporter,
+                                   cancel)
         finally:
             reader.close()
-        tag_probability_raster(dst, spec, str(image), plan.source.crs is None)
-        if options.overviews:
-            check(cancel)
-            factors = _overview_factors(int(region.width), int(region.height), block)
-            if factors:
-                dst.build_overviews(factors, Resampling.average)
-    seconds = time.perf_counter() - start
-    for message in warnings:
+        finish_output(dst, run, options.overviews, cancel)
+    for message in run.warnings:
         log.warning(message)
-    return PredictResult(output, int(region.width), int(region.height),
-                         int(region.width * region.height), seconds, device.description,
-                         bands.description, scaler.description, grid.gsd_m, plan.resampled,
-                         total, skipped, tuple(warnings))
+    return PredictResult(run.output, int(run.region.width), int(run.region.height),
+                         run.pixels, time.perf_counter() - start, device.description,
+                         run.bands.description, run.scaler.description,
+                         run.plan.working.gsd_m, run.plan.resampled, run.cores, skipped,
+                         run.warnings)
 
 
-def _overview_factors(width: int, height: int, block: int) -> list[int]:
-    factors, factor = [], 2
-    while max(width, height) / factor >= block:
-        factors.append(factor)
-        factor *= 2
-    return factors
-
-
-class _Writer:
-    """Owns the output dataset; runs on a single thread."""
-
-    def __init__(self, dst: DatasetWriter, region: Window, masked: bool,
-                 on_block: BlockCallback | None) -> None:
-        self.dst, self.region, self.masked, self.on_block = dst, region, masked, on_block
-
-    def write(self, core: Window, probabilities: np.ndarray | None,
-              valid: np.ndarray | None) -> None:
-        window = Window(core.col_off - self.region.col_off, core.row_off - self.region.row_off,
-                        core.width, core.height)
-        shape = (self.dst.count, int(core.height), int(core.width))
-        data = np.zeros(shape, np.uint8) if probabilities is None else probabilities
-        if valid is not None:
-            data = np.where(valid, data, 0).astype(np.uint8)
-        self.dst.write(data, window=window)
-        if self.masked:
-            mask = np.full(shape[1:], 255, np.uint8) if valid is None else (
-                valid.astype(np.uint8) * 255)
-            self.dst.write_mask(mask, window=window)
-        if self.on_block is not None:
-            self.on_block(window, data, valid)
-
-
-def _pipeline(reader: TileReader, writer: _Writer, network: torch.nn.Module,
+def run_pipeline(reader: TileReader, writer: CoreSink, network: torch.nn.Module,
               device: DeviceChoice, tile: int, halo: int, region: Window, batch_size: int,
               readers: int, geometry: Any | None, grid: Grid,
               reporter: ProgressReporter, cancel: CancelToken | None) -> int:

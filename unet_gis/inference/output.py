@@ -1,0 +1,70 @@
+"""Writing the probability raster: cores as they finish, then tags and overviews."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+from rasterio.enums import Resampling
+from rasterio.io import DatasetWriter
+from rasterio.windows import Window
+
+from unet_gis.inference.plan import RunPlan
+from unet_gis.inference.progress import CancelToken, check
+from unet_gis.raster.probability import tag_probability_raster
+
+BlockCallback = Callable[[Window, np.ndarray, "np.ndarray | None"], None]
+"""Called on the writer thread with (window in the output, uint8 probabilities, valid mask)."""
+
+
+class CoreSink(Protocol):
+    """Where the pipeline puts finished cores: a file locally, a list on a Dask worker."""
+
+    def write(self, core: Window, probabilities: np.ndarray | None,
+              valid: np.ndarray | None) -> None: ...
+
+
+class BlockWriter:
+    """Owns the output dataset; every core is written once, from a single thread."""
+
+    def __init__(self, dst: DatasetWriter, region: Window, masked: bool,
+                 on_block: BlockCallback | None) -> None:
+        self.dst, self.region, self.masked, self.on_block = dst, region, masked, on_block
+
+    def write(self, core: Window, probabilities: np.ndarray | None,
+              valid: np.ndarray | None) -> None:
+        """Write one core (``None`` probabilities: a skipped, all-nodata core)."""
+        window = Window(core.col_off - self.region.col_off, core.row_off - self.region.row_off,
+                        core.width, core.height)
+        shape = (self.dst.count, int(core.height), int(core.width))
+        data = np.zeros(shape, np.uint8) if probabilities is None else probabilities
+        if valid is not None:
+            data = np.where(valid, data, 0).astype(np.uint8)
+        self.dst.write(data, window=window)
+        if self.masked:
+            mask = np.full(shape[1:], 255, np.uint8) if valid is None else (
+                valid.astype(np.uint8) * 255)
+            self.dst.write_mask(mask, window=window)
+        if self.on_block is not None:
+            self.on_block(window, data, valid)
+
+
+def overview_factors(width: int, height: int, block: int) -> list[int]:
+    """Powers of two down to about one block on the longer side."""
+    factors, factor = [], 2
+    while max(width, height) / factor >= block:
+        factors.append(factor)
+        factor *= 2
+    return factors
+
+
+def finish_output(dst: DatasetWriter, run: RunPlan, overviews: bool,
+                  cancel: CancelToken | None) -> None:
+    """Tag the classes and spec, then build overviews (unless cancelled first)."""
+    tag_probability_raster(dst, run.spec, str(run.image), run.plan.source.crs is None)
+    if overviews:
+        check(cancel)
+        factors = overview_factors(int(run.region.width), int(run.region.height), run.block)
+        if factors:
+            dst.build_overviews(factors, Resampling.average)
