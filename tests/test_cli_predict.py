@@ -161,3 +161,21 @@ def test_predict_with_vector_output_writes_layers(capsys, make_geotiff, tiny_che
     roads = gpd.read_file(outdir / "layers.gpkg", layer="roads")
     # threshold 0: every pixel is road, 96 x 96 px at 0.3 m
     assert roads.geometry.area.sum() == pytest.approx(96 * 96 * 0.09, rel=1e-6)
+
+
+def test_gdal_virtual_paths_are_read_as_given(capsys, make_geotiff, tiny_checkpoint,
+                                              tmp_path, outdir) -> None:
+    import zipfile
+
+    image = make_geotiff(random_rgb(80, 60), name="zipped.tif")
+    archive = tmp_path / "scenes.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.write(image, "zipped.tif")
+    image.unlink()
+    virtual = f"/vsizip//{str(archive).lstrip('/')}/zipped.tif"  # the `//` must survive
+    code, out, err = run_cli(capsys, "predict", virtual, "-o", outdir, "--model",
+                             tiny_checkpoint, "--device", "cpu", "--quiet")
+    assert code == 0, err
+    with rasterio.open(outdir / "zipped_probabilities.tif") as dst:
+        assert (dst.width, dst.height) == (60, 80)
+        assert dst.tags()["UNET_GIS_SOURCE"] == virtual

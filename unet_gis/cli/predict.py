@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from unet_gis.cli.common import ProgressBar, add_model_arguments
 from unet_gis.cli.vectorize import add_vector_arguments, options_from_args, report_summary
 from unet_gis.errors import UserError
+from unet_gis.raster.io import RasterSource, as_source, source_name, source_stem
 
 if TYPE_CHECKING:
     from unet_gis.inference.engine import EngineOptions, PredictResult
@@ -21,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "predict", help="segment images into probability rasters",
         description="Run the U-Net with a sliding window over each IMAGE and write "
                     "OUTDIR/<name>_probabilities.tif (one 0-255 band per class).")
-    parser.add_argument("images", nargs="+", metavar="IMAGE", type=Path)
+    parser.add_argument("images", nargs="+", metavar="IMAGE", type=as_source,
+                        help="raster files, or GDAL paths such as /vsis3/bucket/scene.tif")
     parser.add_argument("-o", "--outdir", required=True, type=Path, metavar="OUTDIR")
     add_model_arguments(parser)
     parser.add_argument("--tile", type=int, help="model input size in pixels (default: model's)")
@@ -62,12 +64,13 @@ def run(args: argparse.Namespace) -> int:
         if cluster_results is not None:
             result = cluster_results[index]
         else:
-            bar = None if args.quiet else ProgressBar(image.name)
+            bar = None if args.quiet else ProgressBar(source_name(image))
             result = predict(image, output, model, options, progress=bar)
         for warning in result.warnings:
             print(f"unet-gis: warning: {warning}", file=sys.stderr)
-        print(f"{image.name}: {result.width}x{result.height} px ({result.pixels / 1e6:.1f} Mpx) "
-              f"in {result.seconds:.1f} s = {result.megapixels_per_s:.2f} Mpx/s on "
+        print(f"{source_name(image)}: {result.width}x{result.height} px "
+              f"({result.pixels / 1e6:.1f} Mpx) in {result.seconds:.1f} s = "
+              f"{result.megapixels_per_s:.2f} Mpx/s on "
               f"{result.device}; {result.bands}; wrote {result.output}")
         if args.vector is not None:
             _vectorize(args, image, output)
@@ -81,16 +84,16 @@ def _predict_on_cluster(args: argparse.Namespace, model: LoadedModel,
     from unet_gis.inference.engine import default_output_path
 
     scenes = [(image, default_output_path(image, args.outdir)) for image in args.images]
-    label = args.images[0].name if len(scenes) == 1 else f"{len(scenes)} images"
+    label = source_name(args.images[0]) if len(scenes) == 1 else f"{len(scenes)} images"
     bar = None if args.quiet else ProgressBar(label)
     return predict_scenes_on_cluster(scenes, model, options, progress=bar, cluster=args.cluster)
 
 
-def _vectorize(args: argparse.Namespace, image: Path, probabilities: Path) -> None:
+def _vectorize(args: argparse.Namespace, image: RasterSource, probabilities: Path) -> None:
     from unet_gis.vector.vectorize import vectorize
 
     target: Path = args.vector
     if len(args.images) > 1:
-        target = target.with_name(f"{target.stem}_{image.stem}{target.suffix}")
-    bar = None if args.quiet else ProgressBar(f"{image.name} vectors")
+        target = target.with_name(f"{target.stem}_{source_stem(image)}{target.suffix}")
+    bar = None if args.quiet else ProgressBar(f"{source_name(image)} vectors")
     report_summary(vectorize(probabilities, target, options_from_args(args), progress=bar))

@@ -38,6 +38,7 @@ from unet_gis.inference.plan import RunPlan
 from unet_gis.inference.progress import CancelToken, ProgressCallback, ProgressReporter, check
 from unet_gis.model.checkpoint import LoadedModel
 from unet_gis.raster.grid import count_cores
+from unet_gis.raster.io import as_source, source_name
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -91,7 +92,7 @@ def predict_scenes_on_cluster(scenes: Sequence[tuple[str | Path, str | Path]],
     """
     start = time.perf_counter()
     ref = _model_ref(model)
-    plans = [plan_predict(Path(image), Path(output), model.spec, options)
+    plans = [plan_predict(as_source(image), Path(output), model.spec, options)
              for image, output in scenes]
     outputs = [p.output.resolve() for p in plans]
     if len(set(outputs)) != len(outputs):
@@ -149,8 +150,7 @@ class _Run:
         return self.cores_per_task or max(1, TARGET_TASK_PIXELS // (core * core))
 
     def _job(self, plan: RunPlan) -> SceneJob:
-        image = str(plan.image) if str(plan.image).startswith("/vsi") \
-            else str(plan.image.resolve())
+        image = str(plan.image.resolve() if isinstance(plan.image, Path) else plan.image)
         return SceneJob(image, plan.plan, plan.bands, plan.scaler, plan.masked, plan.spec.tile,
                         plan.spec.halo, plan.geometry, self.ref, self.options.device,
                         self.options.batch_size, self.options.readers, self.options.threads,
@@ -185,7 +185,7 @@ class _Run:
                 now = time.perf_counter()
                 results.append(self._result(plan, now - finished, skipped, devices))
                 log.info("%s: %d tasks so far, %.1f MB of blocks fetched, %.1f s of worker "
-                         "time", plan.image.name, self.tasks, self.bytes / 1e6,
+                         "time", source_name(plan.image), self.tasks, self.bytes / 1e6,
                          self.worker_seconds)
                 finished = now
         finally:

@@ -24,7 +24,7 @@ from unet_gis.inference.progress import ProgressReporter
 from unet_gis.inference.reader import TileReader
 from unet_gis.model.checkpoint import load_checkpoint
 from unet_gis.raster.grid import GridPlan
-from unet_gis.raster.io import BandChoice, InputScaler
+from unet_gis.raster.io import BandChoice, InputScaler, as_source
 
 Block = tuple[Window, "np.ndarray | None", "np.ndarray | None"]
 """(core window in the working grid, uint8 probabilities or None, valid mask or None)."""
@@ -148,7 +148,7 @@ def compute_region(job: SceneJob, region: Window) -> RegionResult:
                         "GDAL path such as /vsis3/ or /vsicurl/.")
     network, device = load_model(job.model, job.device, _threads(job))
     batch_size = job.batch_size or default_batch_size(device)
-    reader = TileReader(Path(job.image), job.plan, job.bands, job.scaler, job.masked)
+    reader = TileReader(as_source(job.image), job.plan, job.bands, job.scaler, job.masked)
     collector = _Collector()
     try:
         skipped = run_pipeline(reader, collector, network, device, job.tile, job.halo,

@@ -32,6 +32,7 @@ from unet_gis.inference.reader import TileData, TileReader
 from unet_gis.model.checkpoint import LoadedModel
 from unet_gis.model.spec import ModelSpec
 from unet_gis.raster.grid import Grid, tile_windows
+from unet_gis.raster.io import RasterSource, as_source, source_stem
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +75,12 @@ class PredictResult:
         return self.pixels / 1e6 / self.seconds if self.seconds > 0 else 0.0
 
 
-def default_output_path(image: Path, outdir: Path) -> Path:
-    return outdir / f"{image.stem}_probabilities.tif"
+def default_output_path(image: RasterSource, outdir: Path) -> Path:
+    return outdir / f"{source_stem(image)}_probabilities.tif"
 
 
-def plan_predict(image: Path, output: Path, spec: ModelSpec, options: EngineOptions) -> RunPlan:
+def plan_predict(image: RasterSource, output: Path, spec: ModelSpec,
+                 options: EngineOptions) -> RunPlan:
     """The :class:`RunPlan` for ``options`` (also what a Dask client plans with)."""
     return plan_run(image, output, spec, tile=options.tile, halo=options.halo,
                     bands=options.bands, aoi=options.aoi, overwrite=options.overwrite)
@@ -99,7 +101,7 @@ def predict(image: str | Path, output: str | Path, model: LoadedModel,
     file is left behind.
     """
     start = time.perf_counter()
-    run = plan_predict(Path(image), Path(output), model.spec, options)
+    run = plan_predict(as_source(image), Path(output), model.spec, options)
     device = select_device(options.device, options.threads)
     network = model.network.to(device.device).eval()
     network = network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]

@@ -20,7 +20,15 @@ from unet_gis.inference.aoi import Aoi, resolve_aoi
 from unet_gis.inference.reader import has_nodata
 from unet_gis.model.spec import ModelSpec
 from unet_gis.raster.grid import GridPlan, block_size, count_cores, plan_grid
-from unet_gis.raster.io import BandChoice, InputScaler, build_scaler, choose_bands, open_raster
+from unet_gis.raster.io import (
+    BandChoice,
+    InputScaler,
+    RasterSource,
+    build_scaler,
+    choose_bands,
+    open_raster,
+    source_name,
+)
 from unet_gis.raster.probability import probability_profile
 
 
@@ -28,7 +36,7 @@ from unet_gis.raster.probability import probability_profile
 class RunPlan:
     """One image's run, decided on the calling thread before any work starts."""
 
-    image: Path  # as the user named it (it goes in the output's source tag)
+    image: RasterSource  # as the user named it (it goes in the output's source tag)
     output: Path
     spec: ModelSpec  # with the run's tile and halo
     plan: GridPlan
@@ -47,12 +55,13 @@ class RunPlan:
         return int(self.region.width * self.region.height)
 
 
-def plan_run(image: Path, output: Path, spec: ModelSpec, *, tile: int | None = None,
+def plan_run(image: RasterSource, output: Path, spec: ModelSpec, *, tile: int | None = None,
              halo: int | None = None, bands: tuple[int, ...] | None = None,
              aoi: Aoi | None = None, overwrite: bool = False) -> RunPlan:
     """Check the paths, open the raster and decide bands, grid, scaling, region, profile."""
     spec = spec.with_tiling(tile, halo)
-    check_output_path(output, overwrite, inputs=(image,))
+    check_output_path(output, overwrite,
+                      inputs=(image,) if isinstance(image, Path) else ())
     warnings: list[str] = []
     with open_raster(image) as dataset:
         band_choice = choose_bands(dataset, spec, bands)
@@ -60,7 +69,7 @@ def plan_run(image: Path, output: Path, spec: ModelSpec, *, tile: int | None = N
         scaler = build_scaler(dataset, band_choice, spec)
         masked = has_nodata(dataset, band_choice)
     if plan.source.crs is None:
-        warnings.append(f"{image.name} has no CRS: it runs in pixel space at the model's "
+        warnings.append(f"{source_name(image)} has no CRS: it runs in pixel space at the model's "
                         f"{spec.gsd_m} m, and the outputs have no georeferencing.")
     if plan.resampled and plan.source.gsd_m is not None:
         warnings.append(f"resampled from {plan.source.gsd_m[0]:.2f} m to the model's "

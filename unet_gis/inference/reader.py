@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import rasterio
@@ -15,7 +14,7 @@ from rasterio.windows import Window
 
 from unet_gis.errors import UserError
 from unet_gis.raster.grid import GridPlan, TileWindow
-from unet_gis.raster.io import BandChoice, InputScaler
+from unet_gis.raster.io import BandChoice, InputScaler, RasterSource, source_name
 
 
 @dataclass
@@ -37,7 +36,7 @@ class TileReader:
     """Thread-safe tile source: each thread opens its own dataset handle (GDAL handles must
     not be shared between threads) and, when resampling, its own ``WarpedVRT``."""
 
-    def __init__(self, path: Path, plan: GridPlan, bands: BandChoice, scaler: InputScaler,
+    def __init__(self, path: RasterSource, plan: GridPlan, bands: BandChoice, scaler: InputScaler,
                  masked: bool) -> None:
         self.path = path
         self.plan = plan
@@ -93,8 +92,8 @@ class TileReader:
                     return TileData(window, None, core_valid)
             raw = source.read(unique, window=inner)
         except rasterio.RasterioIOError as exc:
-            raise UserError(f"Could not read {self.path.name} at rows {row0}-{row1}, columns "
-                            f"{col0}-{col1}: the file may be truncated or corrupt "
+            raise UserError(f"Could not read {source_name(self.path)} at rows {row0}-{row1}, "
+                            f"columns {col0}-{col1}: the file may be truncated or corrupt "
                             f"({str(exc).splitlines()[0]}).") from exc
         raw = raw[[unique.index(i) for i in self.bands.indexes]]
         image = self.scaler(raw, valid)

@@ -20,15 +20,36 @@ SUPPORTED_KINDS = ("u", "i", "f")  # unsigned, signed, float; complex is refused
 _RGB_NAMES = ("red", "green", "blue")
 
 
+RasterSource = str | Path
+"""A local file (``Path``) or a GDAL virtual path such as ``/vsis3/…`` (kept a ``str``:
+``Path`` would collapse the ``//`` of ``/vsicurl/https://…``)."""
+
+
+def as_source(text: str | Path) -> RasterSource:
+    """``/vsi…`` paths stay strings; everything else becomes a ``Path``."""
+    return text if isinstance(text, str) and text.startswith("/vsi") else Path(text)
+
+
+def source_name(source: RasterSource) -> str:
+    """The file name, for messages and output names."""
+    return str(source).rstrip("/").rsplit("/", 1)[-1]
+
+
+def source_stem(source: RasterSource) -> str:
+    name = source_name(source)
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
 def open_raster(path: str | Path) -> DatasetReader:
     """Open an input raster with a user-facing error for anything GDAL cannot use."""
-    path = Path(path)
-    if not path.exists() and not str(path).startswith("/vsi"):
-        raise UserError(f"{path} does not exist.")
+    source = as_source(path)
+    if isinstance(source, Path) and not source.exists():
+        raise UserError(f"{source} does not exist.")
     try:
-        dataset = rasterio.open(path)
+        dataset = rasterio.open(source)
     except rasterio.RasterioIOError as exc:
-        raise UserError(f"{path.name} is not a raster GDAL can read ({_first_line(exc)}).") from exc
+        raise UserError(f"{source_name(source)} is not a raster GDAL can read "
+                        f"({_first_line(exc)}).") from exc
     try:
         check_readable(dataset)
     except UserError:
