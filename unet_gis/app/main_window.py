@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from unet_gis.app import messages
+from unet_gis.app.canvas.sources import TILE
 from unet_gis.app.canvas.view import MapCanvas
 from unet_gis.app.dialogs.about import AboutDialog
 from unet_gis.app.dialogs.preferences import PreferencesDialog
@@ -39,16 +40,13 @@ from unet_gis.app.jobs import RunRequest, cpu_threads, planned_output
 from unet_gis.app.layers.model import ImageLayer, LayerStack, ResultLayer
 from unet_gis.app.layers.panel import LayersPanel
 from unet_gis.app.opener import layers_for
-from unet_gis.app.overview_build import (
-    can_write_beside,
-    missing_overview_factors,
-    overview_factors,
-)
+from unet_gis.app.overview_build import can_write_beside, missing_overview_factors
 from unet_gis.app.overviews import OverviewBuilder
 from unet_gis.app.progress_panel import ProgressPanel
 from unet_gis.app.runs import RunController
 from unet_gis.app.settings import AppPaths, AppSettings, SettingsStore
 from unet_gis.errors import UserError
+from unet_gis.raster.grid import overview_factors
 
 if TYPE_CHECKING:
     from unet_gis.inference.engine import PredictResult
@@ -235,7 +233,7 @@ class MainWindow(QMainWindow):
                 "background; zoomed-out views are slow until it is done.", 15000)
 
     def _build_result_overviews(self, result: PredictResult) -> None:
-        factors = overview_factors(result.width, result.height)
+        factors = overview_factors(result.width, result.height, TILE)
         if factors:
             self.overviews.start(result.output, factors)
 

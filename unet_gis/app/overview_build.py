@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from unet_gis.app.canvas.sources import TILE
+from unet_gis.raster.grid import overview_factors
 
 MIN_SIDE = 4096  # smaller rasters read fast enough without overviews
 
@@ -23,16 +24,7 @@ def missing_overview_factors(width: int, height: int, overviews: tuple[int, ...]
     """Overview factors worth building (empty when the raster has some or is small)."""
     if overviews or max(width, height) < MIN_SIDE:
         return []
-    return overview_factors(width, height)
-
-
-def overview_factors(width: int, height: int) -> list[int]:
-    """Powers of two down to one display tile."""
-    factors, factor = [], 2
-    while max(width, height) / factor >= TILE:
-        factors.append(factor)
-        factor *= 2
-    return factors
+    return overview_factors(width, height, TILE)
 
 
 def can_write_beside(path: Path) -> bool:

@@ -12,6 +12,7 @@ from rasterio.windows import Window
 
 from unet_gis.inference.plan import RunPlan
 from unet_gis.inference.progress import CancelToken, check
+from unet_gis.raster.grid import overview_factors
 from unet_gis.raster.probability import tag_probability_raster
 
 BlockCallback = Callable[[Window, np.ndarray, "np.ndarray | None"], None]
@@ -48,15 +49,6 @@ class BlockWriter:
             self.dst.write_mask(mask, window=window)
         if self.on_block is not None:
             self.on_block(window, data, valid)
-
-
-def overview_factors(width: int, height: int, block: int) -> list[int]:
-    """Powers of two down to about one block on the longer side."""
-    factors, factor = [], 2
-    while max(width, height) / factor >= block:
-        factors.append(factor)
-        factor *= 2
-    return factors
 
 
 def finish_output(dst: DatasetWriter, run: RunPlan, overviews: bool,

@@ -82,6 +82,16 @@ def plan_grid(dataset: DatasetReader, model_gsd_m: float,
     return GridPlan(source, working)
 
 
+def overview_factors(width: int, height: int, block: int) -> list[int]:
+    """Overview decimation factors: powers of two down to about one block on the longer
+    side (used for probability rasters and for the app's display overviews)."""
+    factors, factor = [], 2
+    while max(width, height) / factor >= block:
+        factors.append(factor)
+        factor *= 2
+    return factors
+
+
 def block_size(core: int) -> int:
     """The largest GeoTIFF block edge (multiple of 16) that divides the core."""
     for block in BLOCK_CHOICES:
