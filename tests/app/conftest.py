@@ -15,9 +15,11 @@ import pytest  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from unet_gis.app import messages  # noqa: E402
+from unet_gis.app import messages, qtcompat  # noqa: E402
 from unet_gis.app.main_window import MainWindow  # noqa: E402
 from unet_gis.app.settings import AppPaths  # noqa: E402
+
+qtcompat.ensure()  # before pytest-qt and the tests make thousands of Qt calls
 
 
 class Boxes:

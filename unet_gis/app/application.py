@@ -16,6 +16,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from unet_gis import __version__
+from unet_gis.app import qtcompat
 from unet_gis.app.settings import AppPaths
 
 log = logging.getLogger("unet_gis")
@@ -79,6 +80,7 @@ def make_application(argv: Sequence[str] = ()) -> QApplication:
         app = QApplication(["unet-gis", *argv])
         app.setApplicationVersion(__version__)
         app.setWindowIcon(app_icon())
+    qtcompat.ensure()
     return app
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from unet_gis.app import qtcompat
 from unet_gis.errors import Cancelled, UserError
 from unet_gis.inference.progress import CancelToken, Progress
 
@@ -83,6 +84,7 @@ class JobRunner(QObject):
 
     def __init__(self, name: str, interval: float = 0.1, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        qtcompat.ensure()
         self.name = name
         self.interval = interval
         self.token = CancelToken()

@@ -19,6 +19,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
+from unet_gis.app import qtcompat
+
 log = logging.getLogger(__name__)
 
 
@@ -115,9 +117,13 @@ class TileLoader(QObject):
     def __init__(self, max_bytes: int = 256 * 2**20, threads: int = 4,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
+        qtcompat.ensure()
         self.cache = LruCache(max_bytes)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(threads)
+        # prefetches get their own single thread: tiles on screen never queue behind them
+        self.prefetch_pool = QThreadPool(self)
+        self.prefetch_pool.setMaxThreadCount(1)
         self.signals = _Signals(self)
         self.signals.loaded.connect(self._on_loaded)
         self.signals.failed.connect(self._on_failed)
@@ -160,7 +166,7 @@ class TileLoader(QObject):
             return None
         if key not in self._inflight:
             self._inflight.add(key)
-            self.pool.start(_Load(self, key, fn), 1)
+            self.pool.start(_Load(self, key, fn))
         return None
 
     def prefetch(self, key: Hashable, fn: Callable[[], Any]) -> None:
@@ -171,7 +177,7 @@ class TileLoader(QObject):
         if key not in self._inflight:
             self._inflight.add(key)
             self._prefetched.add(key)
-            self.pool.start(_Load(self, key, fn), 0)
+            self.prefetch_pool.start(_Load(self, key, fn))
 
     def peek(self, key: Hashable) -> Any | None:
         return self.cache.peek(key)
@@ -212,5 +218,7 @@ class TileLoader(QObject):
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         self.set_wanted(set())
-        self.pool.clear()
-        self.pool.waitForDone(timeout_ms)
+        for pool in (self.pool, self.prefetch_pool):
+            pool.clear()
+        for pool in (self.pool, self.prefetch_pool):
+            pool.waitForDone(timeout_ms)

@@ -21,6 +21,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QWidget
 
+from unet_gis.app import qtcompat
 from unet_gis.app.canvas.overlay import draw_hint, draw_selection
 from unet_gis.app.canvas.render import load_image_tile, load_probability_tile, threshold_rgba
 from unet_gis.app.canvas.sources import TILE, DisplayGrid, RasterSource
@@ -60,6 +61,7 @@ class MapCanvas(QWidget):
     def __init__(self, stack: LayerStack, loader: TileLoader | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        qtcompat.ensure()
         self.stack = stack
         self.loader = loader or TileLoader(parent=self)
         self.loader.changed.connect(self.update)
