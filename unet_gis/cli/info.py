@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from unet_gis.model.checkpoint import load_spec
+    from unet_gis.model.metadata import load_spec
     from unet_gis.model.zoo import resolve_model_path
 
     spec = None

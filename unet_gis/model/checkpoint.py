@@ -1,7 +1,8 @@
 """Checkpoints: safetensors weights plus the :class:`ModelSpec` as JSON metadata.
 
 Loading never unpickles.  A pickle file (``.pt``/``.pth``/``.ckpt``) can run arbitrary code
-when opened, so it is refused with a message that says how to convert it.
+when opened, so it is refused with a message that says how to convert it
+(:mod:`unet_gis.model.metadata`, which also reads specs without torch).
 """
 
 from __future__ import annotations
@@ -18,13 +19,11 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from unet_gis.errors import UserError
+from unet_gis.model.metadata import FORMAT_KEY, FORMAT_VERSION, SPEC_KEY, load_spec, read_metadata
 from unet_gis.model.spec import ModelSpec
 from unet_gis.model.unet import UNet, build_unet
 
-SPEC_KEY = "unet_gis.spec"
-FORMAT_KEY = "unet_gis.format"
-FORMAT_VERSION = "1"
-_PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin"}
+__all__ = ["LoadedModel", "load_checkpoint", "load_spec", "read_metadata", "save_checkpoint"]
 
 
 @dataclass
@@ -55,25 +54,6 @@ def save_checkpoint(path: str | Path, network: torch.nn.Module, spec: ModelSpec,
     return path
 
 
-def read_metadata(path: str | Path) -> dict[str, str]:
-    """The raw metadata of a checkpoint, after the same checks as :func:`load_checkpoint`."""
-    path = _checked_path(path)
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            return dict(handle.metadata() or {})
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise UserError(f"{path.name} is not a readable safetensors checkpoint ({exc}).") from exc
-
-
-def load_spec(path: str | Path) -> ModelSpec:
-    """Read only the spec (cheap: no tensors are loaded)."""
-    metadata = read_metadata(path)
-    if SPEC_KEY not in metadata:
-        raise UserError(f"{Path(path).name} is a safetensors file but has no unet-gis model spec "
-                        "in its metadata; save models with `unet-gis train` or save_checkpoint().")
-    return ModelSpec.from_json(metadata[SPEC_KEY])
-
-
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
     """Rebuild the network from a checkpoint and check its weights match the spec."""
     spec = load_spec(path)
@@ -88,25 +68,6 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
     network.load_state_dict(state)
     network.to(device).eval()
     return LoadedModel(network, spec, path)
-
-
-def _checked_path(path: str | Path) -> Path:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"Model file not found: {path}.")
-    if path.suffix.lower() in _PICKLE_SUFFIXES or _looks_like_pickle(path):
-        raise UserError(
-            f"{path.name} is a PyTorch pickle file. Pickles can run arbitrary code when opened, so "
-            "unet-gis only loads .safetensors checkpoints; convert it with safetensors' "
-            "save_file() in a trusted environment.")
-    return path
-
-
-def _looks_like_pickle(path: Path) -> bool:
-    with path.open("rb") as handle:
-        head = handle.read(4)
-    # zip archives (torch.save's default) and raw pickle protocol headers
-    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
 
 
 def _check_state(network: UNet, state: dict[str, torch.Tensor], spec: ModelSpec,

@@ -22,8 +22,9 @@ from PySide6.QtWidgets import (
 )
 
 from unet_gis.app.layers.model import ImageLayer
-from unet_gis.app.modelinfo import describe, read_spec
+from unet_gis.app.modelinfo import describe
 from unet_gis.errors import UserError
+from unet_gis.model.metadata import load_spec
 
 DEVICE_LABELS = {"auto": "Automatic (CUDA, then MPS, then CPU)", "cpu": "CPU",
                  "cuda": "CUDA (NVIDIA GPU)", "mps": "MPS (Apple GPU)"}
@@ -128,7 +129,7 @@ class RunDialog(QDialog):
             self.model_info.setText("No bundled model is installed: open a .safetensors file.")
         else:
             try:
-                spec = read_spec(shown)
+                spec = load_spec(shown)
             except UserError as exc:
                 self.model_info.setText(f"Cannot use this model: {exc}")
             else:
