@@ -83,7 +83,9 @@ def planned_output(image: Path, data_dir: Path) -> Path:
 
     Computed without importing the engine, which would stall the GUI thread.
     """
-    return output_folder(image, data_dir) / f"{image.stem}_probabilities.tif"
+    from unet_gis.inference.plan import default_output_path
+
+    return default_output_path(image, output_folder(image, data_dir))
 
 
 def cpu_threads() -> int:
@@ -122,7 +124,8 @@ def plan_output(request: RunRequest, model: Any) -> OutputGrid:
 def run_model(request: RunRequest, model: Any, progress: ProgressCallback,
               cancel: CancelToken, on_block: Callable[..., None]) -> Any:
     from unet_gis.inference.aoi import Aoi
-    from unet_gis.inference.engine import EngineOptions, default_output_path, predict
+    from unet_gis.inference.engine import EngineOptions, predict
+    from unet_gis.inference.plan import default_output_path
 
     request.output.parent.mkdir(parents=True, exist_ok=True)
     output = default_output_path(request.image, request.output.parent)

@@ -46,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from unet_gis.inference.aoi import Aoi
-    from unet_gis.inference.engine import EngineOptions, default_output_path, predict
+    from unet_gis.inference.engine import EngineOptions, predict
+    from unet_gis.inference.plan import default_output_path
     from unet_gis.model.checkpoint import load_checkpoint
     from unet_gis.model.zoo import resolve_model_path
 
@@ -81,7 +82,7 @@ def _predict_on_cluster(args: argparse.Namespace, model: LoadedModel,
                         options: EngineOptions) -> list[PredictResult]:
     """All images in one Dask run (their tasks share the cluster), one progress bar."""
     from unet_gis.distributed import predict_scenes_on_cluster
-    from unet_gis.inference.engine import default_output_path
+    from unet_gis.inference.plan import default_output_path
 
     scenes = [(image, default_output_path(image, args.outdir)) for image in args.images]
     label = source_name(args.images[0]) if len(scenes) == 1 else f"{len(scenes)} images"

@@ -32,7 +32,7 @@ from unet_gis.inference.reader import TileData, TileReader
 from unet_gis.model.checkpoint import LoadedModel
 from unet_gis.model.spec import ModelSpec
 from unet_gis.raster.grid import Grid, tile_windows
-from unet_gis.raster.io import RasterSource, as_source, source_stem
+from unet_gis.raster.io import RasterSource, as_source
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +73,6 @@ class PredictResult:
     @property
     def megapixels_per_s(self) -> float:
         return self.pixels / 1e6 / self.seconds if self.seconds > 0 else 0.0
-
-
-def default_output_path(image: RasterSource, outdir: Path) -> Path:
-    return outdir / f"{source_stem(image)}_probabilities.tif"
 
 
 def plan_predict(image: RasterSource, output: Path, spec: ModelSpec,

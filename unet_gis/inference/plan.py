@@ -28,6 +28,7 @@ from unet_gis.raster.io import (
     choose_bands,
     open_raster,
     source_name,
+    source_stem,
 )
 from unet_gis.raster.probability import probability_profile
 
@@ -53,6 +54,11 @@ class RunPlan:
     @property
     def pixels(self) -> int:
         return int(self.region.width * self.region.height)
+
+
+def default_output_path(image: RasterSource, outdir: Path) -> Path:
+    """``OUTDIR/<image name>_probabilities.tif`` (torch-free, so the GUI thread may call it)."""
+    return outdir / f"{source_stem(image)}_probabilities.tif"
 
 
 def plan_run(image: RasterSource, output: Path, spec: ModelSpec, *, tile: int | None = None,
