@@ -39,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="IMAGE LABELS mode: metres per pixel of a plain (no CRS) image")
     parser.add_argument("--values", default="255",
                         help="IMAGE LABELS mode: mask values of the class (default 255)")
+    parser.add_argument("--ignore-values", default="",
+                        help="IMAGE LABELS mode: mask values to leave out (e.g. 0 for ISPRS "
+                             "boundaries)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     parser.add_argument("--tile", type=int, help="model input size in pixels")
     parser.add_argument("--keep", type=Path, metavar="DIR",
@@ -117,7 +120,8 @@ def _single_item(image: Path, labels: Path,
             values = tuple(int(v) for v in args.values.split(","))
             source = SourceConfig(name=image.stem, kind="mask", images=(image,), classes=(cls,),
                                   label_dir=labels.parent, gsd_m=args.gsd, split="val",
-                                  values={cls: values})
+                                  values={cls: values}, ignore_values=tuple(
+                                      int(v) for v in args.ignore_values.split(",") if v))
             if labels.stem != image.stem:
                 raise UserError("The mask must have the image's name in another folder.")
     return (source.name, source, image)

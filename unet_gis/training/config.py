@@ -63,6 +63,9 @@ class SourceConfig:
     nodata_rgb: tuple[int, int, int] | None = None
     ignore_rows_from: int | None = None  # source-pixel row from which everything is ignored
     val_patterns: tuple[str, ...] = ()   # image names (globs) that go to the val split
+    # a class this source does not label is background farther than this many metres from
+    # the source's own labels (e.g. no vehicles in forests far from any road), ignore nearer
+    background_beyond_m: dict[str, float] = field(default_factory=dict)
     weight: float = 1.0
     max_images: int | None = None
 
@@ -211,7 +214,8 @@ def _source(raw: dict[str, Any], root: Path, model_classes: tuple[str, ...]) -> 
     nodata = raw.get("nodata_rgb")
     known = {"name", "kind", "images", "labels", "classes", "split", "buffer_m", "gsd_m",
              "values", "ignore_values", "yolo_classes", "ellipse_scale", "nodata_rgb",
-             "ignore_rows_from", "val_patterns", "weight", "max_images"}
+             "ignore_rows_from", "val_patterns", "weight", "max_images",
+             "background_beyond_m"}
     extra = sorted(set(raw) - known)
     if extra:
         raise UserError(f"Source {name}: unknown setting(s) {', '.join(extra)}.")
@@ -226,6 +230,7 @@ def _source(raw: dict[str, Any], root: Path, model_classes: tuple[str, ...]) -> 
         nodata_rgb=(int(nodata[0]), int(nodata[1]), int(nodata[2])) if nodata else None,
         ignore_rows_from=raw.get("ignore_rows_from"),
         val_patterns=tuple(raw.get("val_patterns", ())),
+        background_beyond_m={k: float(v) for k, v in raw.get("background_beyond_m", {}).items()},
         weight=float(raw.get("weight", 1.0)), max_images=raw.get("max_images"))
 
 

@@ -32,7 +32,7 @@ from unet_gis.training.rasterize import (
 )
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = "3"
+CACHE_VERSION = "4"
 
 
 @dataclass
@@ -175,8 +175,34 @@ def _vector_scene(source: SourceConfig, image: Path,
     if source.ignore_rows_from is not None:
         row = int(source.ignore_rows_from * grid.height / plan.source.height)
         ignore[row:] = True
+    background_far_away(source, labels, spec)
     labels[:, ignore] = IGNORE
     return rgb, labels
+
+
+def background_far_away(source: SourceConfig, labels: np.ndarray, spec: ModelSpec) -> None:
+    """Apply ``source.background_beyond_m``: an unlabelled class becomes background farther
+    than the given distance from every positive pixel of the source's labelled classes."""
+    from scipy.ndimage import distance_transform_edt
+
+    names = spec.class_names
+    own = [names.index(c) for c in source.classes if c in names]
+    for name, metres in source.background_beyond_m.items():
+        if name not in names or name in source.classes:
+            continue
+        near = np.zeros(labels.shape[1:], bool)
+        for index in own:
+            near |= labels[index] == POSITIVE
+        if not near.any():
+            labels[names.index(name)] = 0
+            continue
+        # measured at a quarter of the resolution: plenty for a margin of metres
+        step = 4
+        coarse = near[::step, ::step]
+        distance = distance_transform_edt(~coarse, sampling=spec.gsd_m * step)
+        far = np.repeat(np.repeat(distance > metres, step, 0), step, 1)
+        far = far[: labels.shape[1], : labels.shape[2]]
+        labels[names.index(name)] = np.where(far, 0, IGNORE).astype(np.uint8)
 
 
 def target_size(width: int, height: int, gsd_m: float, model_gsd_m: float) -> tuple[int, int]:
@@ -229,6 +255,7 @@ def _plain_scene(source: SourceConfig, image: Path,
             ids = {i for i, c in source.yolo_classes.items() if c == name}
             boxes = yolo_to_pixel_boxes(records, ids, size[0], size[1])
             out[index] = burn_boxes(boxes, size[1], size[0], source.ellipse_scale)
+    background_far_away(source, out, spec)
     if ignore_src.any():
         ignore = _resize_fraction(ignore_src, size) > 0.25
         out[:, ignore] = IGNORE
