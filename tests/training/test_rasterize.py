@@ -139,3 +139,23 @@ def test_masked_class_contributes_no_loss() -> None:
     other[0, 0, :2] = -50.0
     again, _ = masked_bce_dice(other, targets, [2.0, 1.0])
     assert torch.isclose(again, loss.detach())
+
+
+def test_background_beyond_marks_far_pixels_of_an_unlabelled_class(tmp_path: Path) -> None:
+    from PIL import Image
+
+    (tmp_path / "img").mkdir()
+    (tmp_path / "mask").mkdir()
+    Image.fromarray(np.full((60, 60, 3), 90, np.uint8)).save(tmp_path / "img" / "a.png")
+    mask = np.zeros((60, 60), np.uint8)
+    mask[:, 5:8] = 255  # a road 3 m wide at 1 m
+    Image.fromarray(mask).save(tmp_path / "mask" / "a.png")
+    source = SourceConfig(name="m", kind="mask", images=(tmp_path / "img" / "a.png",),
+                          classes=("road",), label_dir=tmp_path / "mask", gsd_m=1.0,
+                          values={"road": (255,)}, background_beyond_m={"vehicle": 10.0})
+    _, out = build_scene_arrays(source, tmp_path / "img" / "a.png", default_spec())
+    assert out.shape == (2, 200, 200)  # 60 m at 0.3 m
+    vehicle = out[1]
+    # near the road (within 10 m) vehicles are unknown; beyond, they are background
+    assert (vehicle[:, 20:40] == IGNORE).all()
+    assert (vehicle[:, 100:] == 0).all()
