@@ -15,6 +15,7 @@ import sys
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -52,15 +53,34 @@ def clean_env(workdir: Path) -> dict[str, str]:
     return env
 
 
-def write_constraints(path: Path) -> Path:
+def write_constraints(path: Path, wheel: Path) -> Path:
     """Pin the fresh environment to the versions this suite runs with: the test checks
     the wheel (its files, data and declared dependencies), not the newest releases of
-    its dependencies, and pip then reuses wheels it already has."""
+    its dependencies, and pip then reuses wheels it already has. A version the wheel's
+    own requirements exclude (a stale development environment) is left unpinned."""
     from importlib.metadata import distributions
 
-    pins = sorted({f"{d.metadata['Name']}=={d.version}" for d in distributions()
-                   if d.metadata["Name"] and d.metadata["Name"].lower() != "unet-gis"})
-    path.write_text("\n".join(pins) + "\n")
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        lines = archive.read(metadata).decode().splitlines()
+    specifiers: dict[str, list[Any]] = {}
+    for line in lines:
+        if line.startswith("Requires-Dist:"):
+            requirement = Requirement(line.split(":", 1)[1].strip())
+            specifiers.setdefault(canonicalize_name(requirement.name), []).append(
+                requirement.specifier)
+    pins = set()
+    for dist in distributions():
+        name = dist.metadata["Name"]
+        if not name or canonicalize_name(name) == "unet-gis":
+            continue
+        if all(spec.contains(dist.version, prereleases=True)
+               for spec in specifiers.get(canonicalize_name(name), [])):
+            pins.add(f"{name}=={dist.version}")
+    path.write_text("\n".join(sorted(pins)) + "\n")
     return path
 
 
@@ -99,7 +119,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
         timeout=INSTALL_TIMEOUT, env=env)
     run([sys.executable, "-m", "venv", venv], workdir, env=env)
     installed = Installed(dist, venv, workdir)
-    constraints = write_constraints(base / "constraints.txt")
+    constraints = write_constraints(base / "constraints.txt", installed.wheel)
     pip = [installed.bin / "python", "-m", "pip", "install", "--quiet", "-c", constraints]
     run([*pip, TORCH], workdir, timeout=INSTALL_TIMEOUT, env=env)
     run([*pip, installed.wheel], workdir, timeout=INSTALL_TIMEOUT, env=env)
