@@ -35,6 +35,7 @@ from unet_gis.raster.grid import Grid, tile_windows
 from unet_gis.raster.io import RasterSource, as_source
 
 log = logging.getLogger(__name__)
+GDAL_CACHE_MB = 128
 
 @dataclass(frozen=True)
 class EngineOptions:
@@ -103,7 +104,10 @@ def predict(image: str | Path, output: str | Path, model: LoadedModel,
     network = network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     reporter = ProgressReporter("predict", run.cores, progress)
     reader = TileReader(run.image, run.plan, run.bands, run.scaler, run.masked)
-    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), atomic_path(run.output, ".tif") as tmp, \
+    # a bounded GDAL block cache: its default (5 % of RAM) fills with the output's blocks and
+    # would make memory grow with the raster
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB), \
+            atomic_path(run.output, ".tif") as tmp, \
             rasterio.open(tmp, "w", **run.profile) as dst:
         writer = BlockWriter(dst, run.region, run.masked, on_block)
         try:
