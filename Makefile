@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SAMPLE := resources/samples/spacenet_vegas_img0.tif
 
-.PHONY: install run test lint bench
+.PHONY: install run test lint bundle
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -23,3 +23,8 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check unet_gis tests benchmarks
 	$(VENV)/bin/mypy unet_gis
+
+# the standalone one-folder app (PyInstaller) with its smoke tests; not part of `make test`
+bundle: install
+	$(PY) -m pip install -q -e '.[bundle]'
+	PYTHON=$(CURDIR)/$(PY) bash packaging/build.sh

@@ -80,6 +80,8 @@ def make_application(argv: Sequence[str] = ()) -> QApplication:
         app = QApplication(["unet-gis", *argv])
         app.setApplicationVersion(__version__)
         app.setWindowIcon(app_icon())
+        # matches packaging/linux/unet-gis.desktop, so Wayland taskbars show its icon
+        QApplication.setDesktopFileName("unet-gis")
     qtcompat.ensure()
     return app
 
