@@ -24,12 +24,23 @@ def checked_path(path: str | Path) -> Path:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"Model file not found: {path}.")
-    if path.suffix.lower() in _PICKLE_SUFFIXES or _looks_like_pickle(path):
+    if path.suffix.lower() in _PICKLE_SUFFIXES or (not _looks_like_safetensors(path)
+                                                   and _looks_like_pickle(path)):
         raise UserError(
             f"{path.name} is a PyTorch pickle file. Pickles can run arbitrary code when opened, so "
             "unet-gis only loads .safetensors checkpoints; convert it with safetensors' "
             "save_file() in a trusted environment.")
     return path
+
+
+def _looks_like_safetensors(path: Path) -> bool:
+    """A little-endian u64 header length that fits the file, then a JSON object."""
+    with path.open("rb") as handle:
+        head = handle.read(9)
+    if len(head) < 9:
+        return False
+    length = int.from_bytes(head[:8], "little")
+    return 0 < length <= path.stat().st_size - 8 and head[8:9] == b"{"
 
 
 def _looks_like_pickle(path: Path) -> bool:

@@ -205,28 +205,12 @@ def train_model(train_scenes: list[Scene], val_scenes: list[Scene], spec: ModelS
                            settings=asdict(settings))
         final_spec = replace(spec, training=full_record)
         meta = {RECORD_KEY: json.dumps(full_record)}
-        save_model(output, network, final_spec, meta)
+        save_checkpoint(output, network, final_spec, meta)
         if keep_epochs:
-            save_model(epoch_path(output, epoch + 1), network, final_spec, meta)
+            save_checkpoint(epoch_path(output, epoch + 1), network, final_spec, meta)
         _save_state(state_path(output), optimizer, sampler, step, epoch + 1,
                     time.perf_counter() - began, history)
     return TrainResult(output, len(history), step, time.perf_counter() - began, history)
-
-
-def save_model(path: Path, network: torch.nn.Module, spec: ModelSpec,
-               metadata: dict[str, str]) -> Path:
-    """:func:`save_checkpoint`, padded so the file cannot be mistaken for a pickle.
-
-    A safetensors file starts with its header length (little-endian u64); when the lowest
-    byte happens to be 0x80, ``checkpoint._looks_like_pickle`` refuses the file.  One byte
-    of padding metadata moves the length off that value.
-    """
-    save_checkpoint(path, network, spec, metadata)
-    with path.open("rb") as handle:
-        first = handle.read(1)
-    if first == b"\x80":
-        save_checkpoint(path, network, spec, {**metadata, "unet_gis.pad": "-"})
-    return path
 
 
 def describe_device(dev: torch.device) -> str:
