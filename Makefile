@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 run: install
-	$(VENV)/bin/unet-gis gui $(SAMPLE)
+	$(VENV)/bin/unet-gis gui $(SAMPLE) --run
 
 test: install
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
