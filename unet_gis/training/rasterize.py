@@ -14,6 +14,7 @@ from rasterio.transform import Affine
 from rasterio.windows import Window
 
 from unet_gis.errors import UserError
+from unet_gis.vector.measure import metric_crs_for
 
 BACKGROUND, POSITIVE, IGNORE = 0, 1, 255
 
@@ -52,8 +53,11 @@ def buffer_geometries(frame: object, buffer_m: float, raster_crs: CRS | None) ->
     if not others.empty:
         if buffer_m <= 0:
             raise UserError("Lines and points need a buffer_m > 0 to become areas.")
-        metric = others.crs if others.crs and others.crs.is_projected else \
-            others.estimate_utm_crs()
+        if others.crs is None:
+            raise UserError("Vector labels without a CRS cannot be buffered in metres.")
+        lon0, lat0, lon1, lat1 = others.to_crs("EPSG:4326").total_bounds
+        # the same metric CRS the exporter measures in (a CRS in feet is not metric)
+        metric = metric_crs_for(others.crs, ((lon0 + lon1) / 2, (lat0 + lat1) / 2))
         buffered = others.to_crs(metric).geometry.buffer(buffer_m, quad_segs=8)
         parts.append(buffered.to_crs(raster_crs) if raster_crs else buffered)
     if not polygons.empty:
