@@ -32,10 +32,9 @@ from unet_gis.inference.reader import TileData, TileReader
 from unet_gis.model.checkpoint import LoadedModel
 from unet_gis.model.spec import ModelSpec
 from unet_gis.raster.grid import Grid, tile_windows
-from unet_gis.raster.io import RasterSource, as_source
+from unet_gis.raster.io import GDAL_CACHE_MB, RasterSource, as_source
 
 log = logging.getLogger(__name__)
-GDAL_CACHE_MB = 128
 
 @dataclass(frozen=True)
 class EngineOptions:
@@ -104,8 +103,6 @@ def predict(image: str | Path, output: str | Path, model: LoadedModel,
     network = network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     reporter = ProgressReporter("predict", run.cores, progress)
     reader = TileReader(run.image, run.plan, run.bands, run.scaler, run.masked)
-    # a bounded GDAL block cache: its default (5 % of RAM) fills with the output's blocks and
-    # would make memory grow with the raster
     with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB), \
             atomic_path(run.output, ".tif") as tmp, \
             rasterio.open(tmp, "w", **run.profile) as dst:

@@ -16,6 +16,10 @@ from rasterio.transform import Affine
 from unet_gis.errors import UserError
 from unet_gis.model.spec import ModelSpec
 
+#: GDAL's block cache in MB while reading or writing rasters window by window.  Its
+#: default (5 % of RAM) keeps every block read or written, so memory would grow with the
+#: raster.
+GDAL_CACHE_MB = 128
 SUPPORTED_KINDS = ("u", "i", "f")  # unsigned, signed, float; complex is refused
 _RGB_NAMES = ("red", "green", "blue")
 

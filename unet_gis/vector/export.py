@@ -1,9 +1,13 @@
-"""Writing layers as Shapefile, GeoPackage or GeoJSON, atomically.
+"""Writing layers as Shapefile, GeoPackage or GeoJSON, batch by batch and atomically.
 
-Every file is first written into a hidden temporary folder beside the target and only
-renamed into place once all layers are complete, so an error or a cancel never leaves a
-half-written layer (or a Shapefile missing its ``.dbf``) behind.  Existing files are
-refused unless ``overwrite`` is set, and this is checked before any work starts.
+Features arrive in batches while the raster is read (finished features leave memory as
+soon as they are known), so a :class:`LayerStore` appends each batch to a *staging*
+GeoPackage in a hidden temporary folder beside the target.  :meth:`LayerStore.commit`
+then streams each staged layer into the requested format (GeoJSON is reprojected to
+longitude/latitude by GDAL, as RFC 7946 asks) and renames the finished files into place,
+so an error or a cancel never leaves a half-written layer (or a Shapefile missing its
+``.dbf``) behind.  Existing files are refused unless ``overwrite`` is set, and this is
+checked before any work starts.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING
 
 from unet_gis.errors import UserError
@@ -34,15 +39,21 @@ MASK_FORMAT = "tif"
 _SUFFIXES = {".shp": "shp", ".gpkg": "gpkg", ".geojson": "geojson", ".json": "geojson",
              ".tif": MASK_FORMAT, ".tiff": MASK_FORMAT}
 _SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+#: Features per batch when a staged layer is streamed into its final format.
+_COPY_BATCH = 20_000
 
 
 @dataclass(frozen=True)
-class Layer:
-    """A named table of features and the geometry type it declares (even when empty)."""
+class LayerSchema:
+    """A layer's name, the geometry type it declares and an empty frame of its columns.
+
+    The layer is created from ``template`` first, so it has its schema even when no
+    feature is ever added.
+    """
 
     name: str
-    frame: gpd.GeoDataFrame
     geometry_type: str
+    template: gpd.GeoDataFrame
 
 
 def resolve_format(path: Path, fmt: str | None) -> str:
@@ -84,41 +95,85 @@ def check_outputs(path: Path, fmt: str, names: Sequence[str], overwrite: bool,
             check_output_path(file, overwrite, inputs)
 
 
-def write_layers(path: Path, fmt: str, layers: Sequence[Layer], overwrite: bool,
-                 cancel: CancelToken | None = None) -> list[Path]:
-    """Write ``layers`` in ``fmt``; return the paths of the written layer files."""
-    driver, _, _ = FORMATS[fmt]
-    targets = layer_paths(path, fmt, [layer.name for layer in layers])
-    check_outputs(path, fmt, list(targets), overwrite, ())
-    folder = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent))
-    moved: list[Path] = []
-    try:
-        for layer in layers:
-            check(cancel)
-            frame = layer.frame
-            options: dict[str, object] = {}
-            if fmt == "geojson":
-                if frame.crs is not None:
-                    frame = frame.to_crs(4326)
-                options["layer_options"] = {"RFC7946": "YES"}
-            if fmt == "shp":
-                options["encoding"] = "UTF-8"
-            with warnings.catch_warnings():
-                # pixel-space layers have no CRS on purpose (the summary says so)
-                warnings.filterwarnings("ignore", "'crs' was not provided", UserWarning)
-                frame.to_file(folder / targets[layer.name].name, driver=driver,
-                              layer=layer.name if fmt == "gpkg" else None, engine="pyogrio",
-                              geometry_type=layer.geometry_type, **options)
+class LayerStore:
+    """Layers staged batch by batch, committed into ``path`` in ``fmt`` all at once.
+
+    Use as a context manager: the staging folder is always removed on exit, and nothing
+    reaches ``path`` unless :meth:`commit` completed.
+    """
+
+    def __init__(self, path: Path, fmt: str, schemas: Sequence[LayerSchema],
+                 overwrite: bool, inputs: tuple[Path, ...]) -> None:
+        self.path, self.fmt, self.overwrite = path, fmt, overwrite
+        self.schemas = {schema.name: schema for schema in schemas}
+        self.targets = layer_paths(path, fmt, list(self.schemas))
+        check_outputs(path, fmt, list(self.schemas), overwrite, inputs)
+        self.folder = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".tmp",
+                                            dir=path.parent))
+        self.staging = self.folder / (path.name if fmt == "gpkg" else "staging.gpkg")
+        try:
+            for schema in schemas:
+                self._write(schema.template, schema, append=False)
+        except BaseException:
+            self.discard()
+            raise
+
+    def __enter__(self) -> LayerStore:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.discard()
+
+    def _write(self, frame: gpd.GeoDataFrame, schema: LayerSchema, append: bool) -> None:
+        with warnings.catch_warnings():
+            # pixel-space layers have no CRS on purpose (the summary says so)
+            warnings.filterwarnings("ignore", "'crs' was not provided", UserWarning)
+            frame.to_file(self.staging, driver="GPKG", layer=schema.name, engine="pyogrio",
+                          geometry_type=schema.geometry_type, append=append)
+
+    def append(self, name: str, frame: gpd.GeoDataFrame) -> None:
+        """Add ``frame``'s features to layer ``name``."""
+        if len(frame):
+            self._write(frame, self.schemas[name], append=True)
+
+    def _convert(self, schema: LayerSchema) -> None:
+        """Stream one staged layer into its final file in the staging folder."""
+        from pyogrio.raw import open_arrow, write_arrow
+
+        driver, _, _ = FORMATS[self.fmt]
+        options: dict[str, object] = {}
+        if self.fmt == "geojson":
+            options["layer_options"] = {"RFC7946": "YES"}  # GDAL reprojects to EPSG:4326
+        if self.fmt == "shp":
+            options["encoding"] = "UTF-8"
+        with open_arrow(self.staging, layer=schema.name, use_pyarrow=False,
+                        batch_size=_COPY_BATCH) as (meta, stream):
+            write_arrow(stream, self.folder / self.targets[schema.name].name, driver=driver,
+                        geometry_name=meta["geometry_name"] or "geometry",
+                        geometry_type=schema.geometry_type, crs=meta["crs"], **options)
+
+    def commit(self, cancel: CancelToken | None = None) -> list[Path]:
+        """Move every layer into place; return the paths of the written layer files."""
+        if self.fmt != "gpkg":
+            for schema in self.schemas.values():
+                check(cancel)
+                self._convert(schema)
         check(cancel)
-        finals = sorted({f for target in targets.values() for f in files_of(target, fmt)})
-        for final in finals:
-            if (folder / final.name).exists():
-                os.replace(folder / final.name, final)
-                moved.append(final)
-    except BaseException:
-        for final in moved:
-            final.unlink(missing_ok=True)
-        raise
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    return sorted(set(targets.values()))
+        check_outputs(self.path, self.fmt, list(self.schemas), self.overwrite, ())
+        finals = sorted({f for target in self.targets.values()
+                         for f in files_of(target, self.fmt)})
+        moved: list[Path] = []
+        try:
+            for final in finals:
+                if (self.folder / final.name).exists():
+                    os.replace(self.folder / final.name, final)
+                    moved.append(final)
+        except BaseException:
+            for final in moved:
+                final.unlink(missing_ok=True)
+            raise
+        return sorted(set(self.targets.values()))
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -1,30 +1,36 @@
-"""From merged pieces to finished layers: clean-up, measures, attribute tables."""
+"""Finished features to layers: clean-up, measures, attribute tables, running totals.
+
+:class:`LayerBuilder` receives finished polygons and lines batch by batch (as the strips
+of tiles are done), turns them into attribute tables in the raster's CRS and appends
+them to a :class:`~unet_gis.vector.export.LayerStore`; it keeps only the totals for the
+summary line.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
 
 from unet_gis.inference.progress import CancelToken, check
-from unet_gis.vector.centerlines import LinePieces
-from unet_gis.vector.export import Layer
+from unet_gis.vector.export import LayerSchema, LayerStore
 from unet_gis.vector.measure import GeomArray, Georef
 from unet_gis.vector.options import VectorizeOptions, VectorSummary
-from unet_gis.vector.polygons import FloatArray, Pieces, clean_polygons, merge_pieces
-from unet_gis.vector.road_graph import RoadGraph
+from unet_gis.vector.polygons import FloatArray, clean_polygons
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 #: Classes whose objects are counted one by one (touching objects are split).
 INSTANCE_CLASSES = frozenset({"vehicle"})
 #: Classes that also get centerlines.
 LINEAR_CLASSES = frozenset({"road"})
 _PLURAL = {"vehicle": "vehicles", "road": "roads"}
-#: Tile skeletons may differ by a pixel at a seam; ends this close are joined first.
-SEAM_SNAP_PX = 2.0
-#: Junctions closer than this (or than the road's half-width) become one vertex.
-JUNCTION_MERGE_PX = 3.0
+_POLYGON_FIELDS = ("area_m2", "score")
+_LINE_FIELDS = ("length_m", "score")
 
 
 def polygon_layer_name(cls: str) -> str:
@@ -33,18 +39,24 @@ def polygon_layer_name(cls: str) -> str:
 
 def layer_names(classes: Iterable[str], centerlines: bool, points: bool) -> list[str]:
     """The layers a run writes, in order."""
-    names = []
+    return [name for name, _, _, _ in _layers(classes, centerlines, points)]
+
+
+def _layers(classes: Iterable[str], centerlines: bool,
+            points: bool) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(layer name, class, geometry type, numeric fields) of each layer, in order."""
+    layers: list[tuple[str, str, str, tuple[str, ...]]] = []
     for cls in classes:
-        names.append(polygon_layer_name(cls))
+        layers.append((polygon_layer_name(cls), cls, "Polygon", _POLYGON_FIELDS))
         if points and cls in INSTANCE_CLASSES:
-            names.append(f"{cls}_points")
+            layers.append((f"{cls}_points", cls, "Point", _POLYGON_FIELDS))
         if centerlines and cls in LINEAR_CLASSES:
-            names.append(f"{cls}_centerlines")
-    return names
+            layers.append((f"{cls}_centerlines", cls, "LineString", _LINE_FIELDS))
+    return layers
 
 
-def _table(cls: str, geoms: GeomArray, columns: dict[str, FloatArray],
-           georef: Georef) -> object:
+def _table(cls: str, geoms: GeomArray, columns: Mapping[str, FloatArray],
+           georef: Georef) -> gpd.GeoDataFrame:
     import geopandas as gpd
     import pandas as pd
 
@@ -56,8 +68,12 @@ def _table(cls: str, geoms: GeomArray, columns: dict[str, FloatArray],
                             crs=crs)
 
 
+def _scores(sums: FloatArray, counts: FloatArray) -> FloatArray:
+    return np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+
+
 class LayerBuilder:
-    """Turns the pieces gathered over all tiles into :class:`Layer` objects."""
+    """Turns batches of finished pixel-space features into rows of the output layers."""
 
     def __init__(self, georef: Georef, options: VectorizeOptions,
                  thresholds: Mapping[str, float], cancel: CancelToken | None) -> None:
@@ -65,79 +81,62 @@ class LayerBuilder:
         self.options = options
         self.thresholds = dict(thresholds)
         self.cancel = cancel
-        self.layers: list[Layer] = []
-        self.messages: list[str] = []
-        if georef.pixel_space:
-            self.messages.append("The raster has no coordinate system: coordinates, "
-                                 "areas and lengths are in pixels.")
+        self.layers = _layers(self.thresholds, options.centerlines, options.points)
+        self.features = {name: 0 for name, _, _, _ in self.layers}
+        self.totals = {"road_area_m2": 0.0, "centerline_m": 0.0}
 
-    def _polygons(self, cls: str, geoms: GeomArray, sums: FloatArray,
-                  counts: FloatArray) -> None:
+    def schemas(self) -> list[LayerSchema]:
+        """Every layer with an empty table of its columns."""
+        empty = np.empty(0, dtype=object)
+        return [LayerSchema(name, kind, _table(cls, empty, {f: np.empty(0) for f in fields},
+                                               self.georef))
+                for name, cls, kind, fields in self.layers]
+
+    def polygons(self, store: LayerStore, cls: str, geoms: GeomArray, sums: FloatArray,
+                 counts: FloatArray) -> None:
+        """Clean, measure and write a batch of whole polygons of class ``cls``."""
+        if len(geoms) == 0:
+            return
         px = self.georef.px
-        scores = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
-        geoms, scores = clean_polygons(geoms, scores, self.georef.px2(self.options.min_area_m2),
+        geoms, scores = clean_polygons(geoms, _scores(sums, counts),
+                                       self.georef.px2(self.options.min_area_m2),
                                        px(self.options.simplify_m))
         check(self.cancel)
         area = shapely.area(self.georef.to_metric(self.georef.to_map(geoms)))
         columns = {"area_m2": np.round(area, 2), "score": np.round(scores, 3)}
-        name = polygon_layer_name(cls)
-        self.layers.append(Layer(name, _table(cls, geoms, columns, self.georef), "Polygon"))
-        if self.options.points and cls in INSTANCE_CLASSES:
-            centres = shapely.centroid(geoms) if len(geoms) else geoms
-            self.layers.append(Layer(f"{cls}_points",
-                                     _table(cls, centres, columns, self.georef), "Point"))
+        self._append(store, polygon_layer_name(cls), _table(cls, geoms, columns, self.georef))
+        if cls == "road":
+            self.totals["road_area_m2"] += float(columns["area_m2"].sum())
+        if self.options.points and cls in INSTANCE_CLASSES and len(geoms):
+            self._append(store, f"{cls}_points",
+                         _table(cls, shapely.centroid(geoms), columns, self.georef))
+
+    def lines(self, store: LayerStore, cls: str, geoms: GeomArray, sums: FloatArray,
+              counts: FloatArray) -> None:
+        """Measure and write a batch of finished centerlines of class ``cls``."""
         if len(geoms) == 0:
-            self.messages.append(f"Nothing of class {cls!r} at or above "
-                                 f"{self.thresholds[cls]:.2f}: its layers are empty.")
-
-    def _centerlines(self, cls: str, pieces: LinePieces) -> None:
-        px = self.georef.px
-        graph = RoadGraph()
-        for coords, psum, count in zip(pieces.coords, pieces.sums, pieces.counts,
-                                       strict=True):
-            graph.add(coords, psum, count)
-        graph.merge_degree2()
-        graph.bridge_gaps(SEAM_SNAP_PX)
-        graph.prune_spurs(px(self.options.spur_m))
-        graph.contract_junctions(pieces.half_width, JUNCTION_MERGE_PX)
-        graph.prune_spurs(px(self.options.spur_m))
-        graph.extend_dead_ends(pieces.half_width)
-        graph.bridge_gaps(px(self.options.gap_m))
-        graph.drop_short_components(px(self.options.min_length_m))
-        check(self.cancel)
-        geoms, scores = graph.lines(px(self.options.simplify_m))
+            return
         length = shapely.length(self.georef.to_metric(self.georef.to_map(geoms)))
-        columns = {"length_m": np.round(length, 2), "score": np.round(scores, 3)}
-        self.layers.append(Layer(f"{cls}_centerlines",
-                                 _table(cls, geoms, columns, self.georef), "LineString"))
+        columns = {"length_m": np.round(length, 2), "score": np.round(_scores(sums, counts), 3)}
+        self._append(store, f"{cls}_centerlines", _table(cls, geoms, columns, self.georef))
+        self.totals["centerline_m"] += float(columns["length_m"].sum())
 
-    def build(self, regions: Mapping[str, tuple[Pieces, Pieces]],
-              instances: Mapping[str, Pieces],
-              lines: Mapping[str, LinePieces]) -> list[Layer]:
-        """All layers, in the order of :func:`layer_names`."""
-        for cls in self.thresholds:
-            check(self.cancel)
-            if cls in instances:
-                self._polygons(cls, *instances[cls].arrays())
-            else:
-                closed, open_ = regions[cls]
-                merged = merge_pieces(*open_.arrays())
-                whole = closed.arrays()
-                both = (np.concatenate([a, b]) for a, b in zip(whole, merged, strict=True))
-                self._polygons(cls, *both)
-            if cls in lines:
-                self._centerlines(cls, lines[cls])
-        return self.layers
+    def _append(self, store: LayerStore, name: str, frame: gpd.GeoDataFrame) -> None:
+        store.append(name, frame)
+        self.features[name] += len(frame)
 
     def summary(self, outputs: tuple[Path, ...]) -> VectorSummary:
-        tables = {layer.name: layer.frame for layer in self.layers}
-        vehicles = tables.get("vehicles")
-        roads = tables.get("roads")
-        lines = tables.get("road_centerlines")
+        messages = []
+        if self.georef.pixel_space:
+            messages.append("The raster has no coordinate system: coordinates, areas and "
+                            "lengths are in pixels.")
+        for cls, value in self.thresholds.items():
+            if self.features[polygon_layer_name(cls)] == 0:
+                messages.append(f"Nothing of class {cls!r} at or above {value:.2f}: its "
+                                "layers are empty.")
         return VectorSummary(
-            vehicles=0 if vehicles is None else len(vehicles),
-            road_area_m2=0.0 if roads is None else float(roads["area_m2"].sum()),
-            centerline_km=0.0 if lines is None else float(lines["length_m"].sum()) / 1000,
+            vehicles=self.features.get("vehicles", 0),
+            road_area_m2=self.totals["road_area_m2"],
+            centerline_km=self.totals["centerline_m"] / 1000,
             pixel_units=self.georef.pixel_space,
-            features={name: len(frame) for name, frame in tables.items()},
-            outputs=outputs, messages=tuple(self.messages))
+            features=dict(self.features), outputs=outputs, messages=tuple(messages))

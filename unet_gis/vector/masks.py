@@ -66,6 +66,22 @@ def iter_tiles(width: int, height: int, size: int, margin: int) -> Iterator[Tile
             yield Tile(core, margin, sides)
 
 
+def iter_strips(width: int, height: int, size: int,
+                margin: int) -> Iterator[tuple[list[Tile], int | None]]:
+    """Rows of tiles, top to bottom, each with the first pixel row below it.
+
+    The row is ``None`` for the last strip: nothing follows it.
+    """
+    strip: list[Tile] = []
+    for tile in iter_tiles(width, height, size, margin):
+        if strip and tile.core.row_off != strip[0].core.row_off:
+            yield strip, int(tile.core.row_off)
+            strip = []
+        strip.append(tile)
+    if strip:
+        yield strip, None
+
+
 def tile_count(width: int, height: int, size: int) -> int:
     return (-(-width // size)) * (-(-height // size))
 

@@ -1,11 +1,11 @@
 """Class masks to polygons, tile by tile, merged across seams.
 
 *Regions* (roads and any class without instances) are polygonised per core window;
-pieces that touch a seam are kept aside and merged with their neighbours at the end, so
-no polygon is split at an invisible tile edge.  *Instances* (vehicles) are split where
-they touch (distance transform, h-maxima seeds, watershed) on the whole tile, and each
-instance is kept by the tile whose core holds its centroid, so it is produced once and
-whole as long as it is smaller than the margin.
+pieces that touch a seam are kept aside and merged with their neighbours once their strip
+of tiles is done (:class:`SeamMerger`), so no polygon is split at an invisible tile edge.
+*Instances* (vehicles) are split where they touch (distance transform, h-maxima seeds,
+watershed) on the whole tile, and each instance is kept by the tile whose core holds its
+centroid, so it is produced once and whole as long as it is smaller than the margin.
 
 All geometries are in global pixel coordinates (see :mod:`unet_gis.vector.measure`).
 Each piece carries the sum and count of its probabilities so that merged pieces get the
@@ -39,23 +39,33 @@ SPLIT_DEPTH_PX = 1.0
 
 @dataclass
 class Pieces:
-    """Polygons with the probability sum and pixel count behind each (a growing table)."""
+    """Polygons with the probability sum and pixel count behind each (a growing table).
+
+    ``bottom`` flags the pieces that touch the bottom seam of their tile: only those can
+    continue into the next strip of tiles.
+    """
 
     geoms: list[GeomArray] = field(default_factory=list)
     sums: list[FloatArray] = field(default_factory=list)
     counts: list[FloatArray] = field(default_factory=list)
+    bottom: list[BoolArray] = field(default_factory=list)
 
-    def add(self, geoms: GeomArray, sums: FloatArray, counts: FloatArray) -> None:
+    def add(self, geoms: GeomArray, sums: FloatArray, counts: FloatArray,
+            bottom: BoolArray | None = None) -> None:
         if len(geoms):
             self.geoms.append(geoms)
             self.sums.append(sums)
             self.counts.append(counts)
+            self.bottom.append(np.zeros(len(geoms), dtype=bool) if bottom is None else bottom)
 
     def arrays(self) -> tuple[GeomArray, FloatArray, FloatArray]:
         if not self.geoms:
             return np.empty(0, dtype=object), np.empty(0), np.empty(0)
         return (np.concatenate(self.geoms), np.concatenate(self.sums),
                 np.concatenate(self.counts))
+
+    def bottoms(self) -> BoolArray:
+        return np.concatenate(self.bottom) if self.bottom else np.zeros(0, dtype=bool)
 
 
 def _polygonise(labels: NDArray[np.int32], row0: int, col0: int,
@@ -97,9 +107,12 @@ def region_pieces(mask: BoolArray, prob: ByteArray, tile: Tile, closed: Pieces,
     on_seam = np.zeros(count + 1, dtype=bool)
     if edges:
         on_seam[np.unique(np.concatenate(edges))] = True
+    on_bottom = np.zeros(count + 1, dtype=bool)
+    if bottom:
+        on_bottom[np.unique(labels[-1])] = True
     seam = on_seam[1:]
     closed.add(geoms[~seam], sums[~seam], counts[~seam])
-    open_.add(geoms[seam], sums[seam], counts[seam])
+    open_.add(geoms[seam], sums[seam], counts[seam], on_bottom[1:][seam])
 
 
 def _split_instances(mask: BoolArray, rows: slice, cols: slice) -> tuple[NDArray[np.int32], int]:
@@ -155,12 +168,15 @@ def instance_pieces(mask: BoolArray, prob: ByteArray, tile: Tile, out: Pieces) -
     out.add(geoms, sums, counts)
 
 
-def merge_pieces(geoms: GeomArray, sums: FloatArray,
-                 counts: FloatArray) -> tuple[GeomArray, FloatArray, FloatArray]:
-    """Union pieces that share an edge (cut by a seam); add up their statistics."""
+def merge_pieces(geoms: GeomArray, sums: FloatArray, counts: FloatArray,
+                 flags: BoolArray) -> tuple[GeomArray, FloatArray, FloatArray, BoolArray]:
+    """Union pieces that share an edge (cut by a seam); add up their statistics.
+
+    A merged piece is flagged when any of its parts was.
+    """
     n = len(geoms)
     if n < 2:
-        return geoms, sums, counts
+        return geoms, sums, counts, flags
     left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     pair = left < right
     left, right = left[pair], right[pair]
@@ -178,7 +194,33 @@ def merge_pieces(geoms: GeomArray, sums: FloatArray,
                      else shapely.union_all(geoms[members]))
     merged_sums = np.bincount(group_of, weights=sums, minlength=groups).astype(np.float64)
     merged_counts = np.bincount(group_of, weights=counts, minlength=groups).astype(np.float64)
-    return merged, merged_sums, merged_counts
+    merged_flags = np.bincount(group_of, weights=flags, minlength=groups) > 0
+    return merged, merged_sums, merged_counts, merged_flags
+
+
+class SeamMerger:
+    """Seam-cut pieces of one class, merged strip by strip of tiles.
+
+    After each strip, the pieces gathered so far are merged; a merged polygon that no
+    longer reaches the bottom seam is whole and leaves, the others wait for the next
+    strip.  Memory holds only polygons crossing the current seam, not the raster's.
+    """
+
+    def __init__(self) -> None:
+        self.carried = Pieces()
+
+    def settle(self, open_: Pieces, last: bool) -> tuple[GeomArray, FloatArray, FloatArray]:
+        """Merge ``open_`` into the carried pieces; return the finished polygons."""
+        (old_geoms, old_sums, old_counts), (new_geoms, new_sums, new_counts) = (
+            self.carried.arrays(), open_.arrays())
+        geoms, sums, counts, reach_on = merge_pieces(
+            np.concatenate([old_geoms, new_geoms]), np.concatenate([old_sums, new_sums]),
+            np.concatenate([old_counts, new_counts]),
+            np.concatenate([np.zeros(len(old_geoms), dtype=bool), open_.bottoms()]))
+        done = np.ones(len(geoms), dtype=bool) if last else ~reach_on
+        self.carried = Pieces()
+        self.carried.add(geoms[~done], sums[~done], counts[~done])
+        return geoms[done], sums[done], counts[done]
 
 
 def _fill_holes(geom: shapely.Geometry, max_area: float) -> shapely.Geometry:

@@ -5,6 +5,12 @@ same node twice for a loop).  The clean-up steps are those of a careful manual d
 stitch pieces through degree-2 nodes, prune short spurs, merge junction clusters into one
 vertex, extend dead ends to the end of the road, bridge small gaps, drop short fragments,
 simplify with the ends fixed (so junction vertices stay shared).
+
+The graph also works as a moving window over the raster (see
+:mod:`unet_gis.vector.network`): nodes at or below ``frozen_from`` (a pixel row) may still
+gain edges from tiles not read yet, so no clean-up step touches them; edges handed out by
+:meth:`RoadGraph.take_settled` leave the graph but their ends remember them as
+*anchors*, so a junction keeps its degree.
 """
 
 from __future__ import annotations
@@ -38,6 +44,12 @@ class RoadGraph:
         self.counts: dict[int, float] = {}
         self._ends: dict[Node, list[int]] = defaultdict(list)
         self._next = 0
+        #: nodes with ``y >= frozen_from`` may still change: clean-up leaves them alone
+        self.frozen_from = np.inf
+        #: node -> number of edges already handed out that end there
+        self.anchors: dict[Node, int] = {}
+        #: dead ends already extended to the end of their road
+        self.extended: set[Node] = set()
 
     def add(self, coords: FloatArray, psum: float = 0.0, count: float = 0.0) -> int:
         edge = self._next
@@ -56,7 +68,14 @@ class RoadGraph:
                 del self._ends[end]
 
     def degree(self, node: Node) -> int:
-        return len(self._ends.get(node, ()))
+        return len(self._ends.get(node, ())) + self.anchors.get(node, 0)
+
+    def __contains__(self, node: Node) -> bool:
+        return node in self._ends
+
+    def is_free(self, node: Node) -> bool:
+        """Whether clean-up may act on ``node`` (it can gain no more edges)."""
+        return node[1] < self.frozen_from
 
     def nodes(self) -> list[Node]:
         return list(self._ends)
@@ -80,8 +99,9 @@ class RoadGraph:
 
     def _is_spur(self, edge: int, max_px: float) -> bool:
         coords = self.coords[edge]
-        degrees = sorted((self.degree(_node(coords[0])), self.degree(_node(coords[-1]))))
-        return degrees[0] == 1 and degrees[1] >= 3 and _length(coords) < max_px
+        ends = sorted((_node(coords[0]), _node(coords[-1])), key=self.degree)
+        return (self.degree(ends[0]) == 1 and self.is_free(ends[0])
+                and self.degree(ends[1]) >= 3 and _length(coords) < max_px)
 
     def prune_spurs(self, max_px: float, passes: int = 3) -> None:
         """Remove dead-end branches shorter than ``max_px`` hanging off a junction."""
@@ -109,7 +129,8 @@ class RoadGraph:
         short = []
         for edge, coords in self.coords.items():
             a, b = _node(coords[0]), _node(coords[-1])
-            if a == b or self.degree(a) < 3 or self.degree(b) < 3:
+            if a == b or self.degree(a) < 3 or self.degree(b) < 3 \
+                    or not (self.is_free(a) and self.is_free(b)):
                 continue
             reach = max(min_px, min(half_width.get(a, 0.0), half_width.get(b, 0.0)))
             if _length(coords) <= reach:
@@ -137,7 +158,9 @@ class RoadGraph:
         self.merge_degree2()
 
     def dead_ends(self) -> list[tuple[Node, int]]:
-        return [(node, edges[0]) for node, edges in self._ends.items() if len(edges) == 1]
+        """Free nodes where a single edge ends."""
+        return [(node, edges[0]) for node, edges in self._ends.items()
+                if self.degree(node) == 1 and self.is_free(node)]
 
     def extend_dead_ends(self, half_width: dict[Node, float]) -> None:
         """Extend each dead end by the road's half-width there, to the end of the road.
@@ -146,7 +169,7 @@ class RoadGraph:
         """
         for node, _ in self.dead_ends():
             reach = half_width.get(node, 0.0) - 0.5
-            if reach <= 0:
+            if reach <= 0 or node in self.extended:
                 continue
             edge = self._ends[node][0]  # an edge with two dead ends is replaced once
             coords = self.coords[edge]
@@ -162,6 +185,7 @@ class RoadGraph:
             psum, count = self.sums[edge], self.counts[edge]
             self.remove(edge)
             self.add(np.vstack([coords, tip]), psum, count)
+            self.extended.add(_node(tip))
 
     def bridge_gaps(self, max_px: float) -> None:
         """Join pairs of dead ends closer than ``max_px``, nearest pairs first."""
@@ -181,8 +205,12 @@ class RoadGraph:
             self.add(np.array([a, b]))
         self.merge_degree2()
 
-    def drop_short_components(self, min_px: float) -> None:
-        """Remove connected pieces of network whose total length is below ``min_px``."""
+    def _components(self) -> tuple[dict[int, Node], dict[Node, float], set[Node]]:
+        """Per edge its component's root; per root the total length; roots still open.
+
+        A component is *open* while one of its nodes is frozen or anchored: it goes on
+        beyond what the graph holds, so its length so far is not its length.
+        """
         parent: dict[Node, Node] = {}
 
         def find(node: Node) -> Node:
@@ -195,24 +223,55 @@ class RoadGraph:
             a, b = find(_node(coords[0])), find(_node(coords[-1]))
             if a != b:
                 parent[a] = b
+        root = {edge: find(_node(coords[0])) for edge, coords in self.coords.items()}
         total: dict[Node, float] = defaultdict(float)
-        for coords in self.coords.values():
-            total[find(_node(coords[0]))] += _length(coords)
-        for edge, coords in list(self.coords.items()):
-            if total[find(_node(coords[0]))] < min_px:
+        for edge, coords in self.coords.items():
+            total[root[edge]] += _length(coords)
+        open_roots = {find(node) for node in self._ends
+                      if not self.is_free(node) or node in self.anchors}
+        return root, total, open_roots
+
+    def drop_short_components(self, min_px: float) -> None:
+        """Remove whole pieces of network whose total length is below ``min_px``."""
+        root, total, open_roots = self._components()
+        for edge in list(self.coords):
+            if total[root[edge]] < min_px and root[edge] not in open_roots:
                 self.remove(edge)
 
-    def lines(self, simplify_px: float) -> tuple[GeomArray, FloatArray]:
-        """The edges as LineStrings (ends kept exactly) and their mean probability."""
-        edges = list(self.coords)
+    def take_settled(self, settled_above: float, min_px: float,
+                     simplify_px: float) -> tuple[GeomArray, FloatArray, FloatArray]:
+        """Hand out the finished edges: those with both ends above row ``settled_above``.
+
+        An edge of a piece of network that may still turn out shorter than ``min_px``
+        waits.  Returns LineStrings simplified with their ends kept exactly, and their
+        probability sums and pixel counts.
+        """
+        root, total, open_roots = self._components()
+        taken = [edge for edge, coords in self.coords.items()
+                 if coords[0][1] < settled_above and coords[-1][1] < settled_above
+                 and (total[root[edge]] >= min_px or root[edge] not in open_roots)]
+        return self._pop_lines(taken, simplify_px)
+
+    def _pop_lines(self, edges: list[int],
+                   simplify_px: float) -> tuple[GeomArray, FloatArray, FloatArray]:
+        """Remove ``edges`` and return them as lines; their ends become anchors.
+
+        Bookkeeping of nodes left without edges is dropped, so it does not grow with the
+        raster.
+        """
         if not edges:
-            return np.empty(0, dtype=object), np.empty(0)
+            return np.empty(0, dtype=object), np.empty(0), np.empty(0)
         parts = [self.coords[e] for e in edges]
+        sums = np.array([self.sums[e] for e in edges])
+        counts = np.array([self.counts[e] for e in edges])
+        for edge, coords in zip(edges, parts, strict=True):
+            self.remove(edge)
+            for end in (_node(coords[0]), _node(coords[-1])):
+                self.anchors[end] = self.anchors.get(end, 0) + 1
+        self.anchors = {n: k for n, k in self.anchors.items() if n in self._ends}
+        self.extended = {node for node in self.extended if node in self._ends}
         index = np.repeat(np.arange(len(parts)), [len(part) for part in parts])
         lines = shapely.linestrings(np.concatenate(parts), indices=index)
         if simplify_px > 0:
             lines = shapely.simplify(lines, simplify_px, preserve_topology=False)
-        counts = np.array([self.counts[e] for e in edges])
-        sums = np.array([self.sums[e] for e in edges])
-        scores = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
-        return np.asarray(lines, dtype=object), scores
+        return np.asarray(lines, dtype=object), sums, counts

@@ -14,17 +14,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import rasterio
+
 from unet_gis.errors import UserError
 from unet_gis.inference.progress import CancelToken, ProgressCallback, ProgressReporter, check
+from unet_gis.raster.io import GDAL_CACHE_MB
 from unet_gis.raster.probability import ProbabilityInfo, open_probability_raster
 from unet_gis.vector.centerlines import LinePieces, skeleton_lines
-from unet_gis.vector.export import MASK_FORMAT, check_outputs, resolve_format, write_layers
-from unet_gis.vector.layers import INSTANCE_CLASSES, LINEAR_CLASSES, LayerBuilder, layer_names
+from unet_gis.vector.export import MASK_FORMAT, LayerStore, resolve_format
+from unet_gis.vector.layers import INSTANCE_CLASSES, LINEAR_CLASSES, LayerBuilder
 from unet_gis.vector.mask_raster import write_class_mask
-from unet_gis.vector.masks import iter_tiles, read_tile, threshold, tile_count
+from unet_gis.vector.masks import iter_strips, read_tile, threshold, tile_count
 from unet_gis.vector.measure import georef_of
+from unet_gis.vector.network import CenterlineNetwork
 from unet_gis.vector.options import VectorizeOptions, VectorSummary
-from unet_gis.vector.polygons import Pieces, instance_pieces, region_pieces
+from unet_gis.vector.polygons import Pieces, SeamMerger, instance_pieces, region_pieces
 
 #: Holes in the road mask smaller than this are filled before skeletonizing (cars, noise),
 #: so they do not turn into little loops in the centerlines.
@@ -47,47 +51,63 @@ def vectorize(prob_path: str | Path, out_path: str | Path,
               options: VectorizeOptions | None = None,
               progress: ProgressCallback | None = None,
               cancel: CancelToken | None = None) -> VectorSummary:
-    """Extract vector layers (or a class-id mask for ``.tif``) from a probability raster."""
+    """Extract vector layers (or a class-id mask for ``.tif``) from a probability raster.
+
+    The raster is read one strip of tiles at a time; features are written as soon as they
+    are whole, so memory holds a strip and the features crossing its lower seam only.
+    """
     options = options or VectorizeOptions()
     prob_path, out_path = Path(prob_path), Path(out_path)
     fmt = resolve_format(out_path, options.format)
     dataset, info = open_probability_raster(prob_path)
-    with dataset:
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), dataset:
         thresholds = _select(info, options)
         if fmt == MASK_FORMAT:
             return write_class_mask(dataset, info, thresholds, out_path, options.overwrite,
                                     options.window, progress, cancel)
-        names = layer_names(thresholds, options.centerlines, options.points)
-        check_outputs(out_path, fmt, names, options.overwrite, (prob_path,))
         georef = georef_of(dataset, info.pixel_space)
         if georef.pixel_space and fmt == "geojson":
             raise UserError(f"{prob_path.name} has no coordinate system, and GeoJSON must "
                             "be longitude/latitude; write a GeoPackage or Shapefile instead.")
+        builder = LayerBuilder(georef, options, thresholds, cancel)
         bands = [info.band_of(name) for name in thresholds]
-        regions = {n: (Pieces(), Pieces()) for n in thresholds if n not in INSTANCE_CLASSES}
-        instances = {n: Pieces() for n in thresholds if n in INSTANCE_CLASSES}
-        lines = {n: LinePieces() for n in thresholds
-                 if n in LINEAR_CLASSES and options.centerlines}
-        gap_px = georef.px(options.gap_m)
+        px = georef.px
+        seams = {n: SeamMerger() for n in thresholds if n not in INSTANCE_CLASSES}
+        networks = {n: CenterlineNetwork(px(options.spur_m), px(options.gap_m),
+                                         px(options.min_length_m), px(options.simplify_m),
+                                         options.margin)
+                    for n in thresholds if n in LINEAR_CLASSES and options.centerlines}
+        gap_px = px(options.gap_m)
         hole_px = georef.px2(CENTERLINE_HOLE_M2)
         reporter = ProgressReporter("vectorizing", tile_count(
             dataset.width, dataset.height, options.window) + 1, progress)
-        for tile in iter_tiles(dataset.width, dataset.height, options.window,
-                               options.margin):
-            check(cancel)
-            block = read_tile(dataset, bands, tile)
-            for prob, (name, value) in zip(block, thresholds.items(), strict=True):
-                mask = threshold(prob, value)
-                if name in instances:
-                    instance_pieces(mask, prob, tile, instances[name])
-                else:
-                    region_pieces(mask, prob, tile, *regions[name])
-                if name in lines:
-                    skeleton_lines(mask, prob, tile, gap_px, hole_px, lines[name])
-            reporter.advance(pixels=tile.pixels)
-        builder = LayerBuilder(georef, options, thresholds, cancel)
-        layers = builder.build(regions, instances, lines)
-        check(cancel)
-        outputs = write_layers(out_path, fmt, layers, options.overwrite, cancel)
+        with LayerStore(out_path, fmt, builder.schemas(), options.overwrite,
+                        (prob_path,)) as store:
+            for strip, seam_row in iter_strips(dataset.width, dataset.height,
+                                               options.window, options.margin):
+                whole = {n: Pieces() for n in thresholds}
+                cut = {n: Pieces() for n in seams}
+                lines = {n: LinePieces() for n in networks}
+                for tile in strip:
+                    check(cancel)
+                    block = read_tile(dataset, bands, tile)
+                    for prob, (name, value) in zip(block, thresholds.items(), strict=True):
+                        mask = threshold(prob, value)
+                        if name in seams:
+                            region_pieces(mask, prob, tile, whole[name], cut[name])
+                        else:
+                            instance_pieces(mask, prob, tile, whole[name])
+                        if name in networks:
+                            skeleton_lines(mask, prob, tile, gap_px, hole_px, lines[name])
+                    reporter.advance(pixels=tile.pixels)
+                for name in thresholds:
+                    builder.polygons(store, name, *whole[name].arrays())
+                    if name in seams:
+                        builder.polygons(store, name,
+                                         *seams[name].settle(cut[name], seam_row is None))
+                    if name in networks:
+                        networks[name].add(lines[name])
+                        builder.lines(store, name, *networks[name].settle(seam_row))
+            outputs = store.commit(cancel)
         reporter.advance()
     return builder.summary(tuple(outputs))
