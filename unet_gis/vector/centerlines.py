@@ -1,16 +1,16 @@
 """Road centerlines: skeleton per tile, a graph of lines across the whole raster.
 
-Per tile (core + margin): close gaps narrower than ``gap`` (a disk closing done with two
-distance transforms), fill small holes (cars on the road would otherwise make loops),
-skeletonize, and turn the skeleton pixels of the *core* into lines.  Every pair of
+Per tile (core + margin): close gaps narrower than ``gap`` (a closing with a square), fill
+small holes (cars on the road would otherwise make loops), skeletonize, and turn the
+skeleton pixels of the *core* into lines.  Every pair of
 8-neighbouring skeleton pixels is a segment between pixel centres (a diagonal step is
 dropped when an L-shaped pair of 4-steps already joins the two pixels, so staircases do
 not look like junctions); a segment that leaves the core stops at the midpoint between the
 two pixels.  The neighbouring tile, which sees the same skeleton thanks to the margin,
 stops at the bit-identical midpoint, so lines from different tiles join exactly.
 
-The lines then go into a :class:`RoadGraph` (see :mod:`unet_gis.vector.road_graph`),
-which stitches them, prunes spurs, merges junction clusters, extends dead ends to the road
+The lines then go into a :class:`~unet_gis.vector.network.CenterlineNetwork`, which
+stitches them, prunes spurs, merges junction clusters, extends dead ends to the road
 end, bridges small gaps, drops short fragments and simplifies.
 """
 
@@ -22,8 +22,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 from scipy import ndimage
-from scipy.spatial import cKDTree
-from skimage.morphology import disk, skeletonize
+from skimage.morphology import skeletonize
 
 from unet_gis.vector.masks import BoolArray, ByteArray, Tile, fill_small_holes
 
@@ -45,23 +44,44 @@ class LinePieces:
 
 
 def close_gaps(mask: BoolArray, radius: float) -> BoolArray:
-    """Morphological closing with a disk of ``radius`` pixels."""
+    """Morphological closing with a square of half-side ``radius`` pixels.
+
+    Separable running maxima and minima cost the same whatever the radius (a disk costs
+    its area per pixel); a square closes diagonal gaps up to 1.4 times wider.
+    """
     if radius < 1:
         return mask
-    return np.asarray(ndimage.binary_closing(mask, disk(int(round(radius))))) | mask
+    size = 2 * int(round(radius)) + 1
+    grown = ndimage.maximum_filter1d(
+        ndimage.maximum_filter1d(mask.view(np.uint8), size, axis=0), size, axis=1)
+    closed = ndimage.minimum_filter1d(
+        ndimage.minimum_filter1d(grown, size, axis=0), size, axis=1)
+    return np.asarray(closed.view(bool) | mask)
 
 
-def _half_widths(mask: BoolArray, pixels: NDArray[np.intp]) -> FloatArray:
+def _half_widths(mask: BoolArray, pixels: NDArray[np.intp], reach: int) -> FloatArray:
     """Distance from each pixel ``(row, col)`` to the nearest background pixel.
 
-    Equals the Euclidean distance transform at those pixels, for a few pixels, without
-    transforming the whole tile: a k-d tree of the background pixels bordering the mask.
+    Equals the Euclidean distance transform at those pixels, without transforming the
+    whole tile: each pixel searches a window that doubles until it holds background, up
+    to ``reach`` (the result is then ``reach``).
     """
-    border = ~mask & ndimage.binary_dilation(mask)
-    if not border.any():
-        return np.zeros(len(pixels))
-    distance, _ = cKDTree(np.argwhere(border)).query(pixels)
-    return np.asarray(distance, dtype=np.float64)
+    out = np.full(len(pixels), float(reach))
+    for i, (row, col) in enumerate(pixels):
+        radius = 8
+        while True:
+            r0, c0 = max(row - radius, 0), max(col - radius, 0)
+            background = np.argwhere(~mask[r0:row + radius + 1, c0:col + radius + 1])
+            if len(background):
+                nearest = float(np.sqrt(((background - (row - r0, col - c0)) ** 2)
+                                        .sum(axis=1).min()))
+                if nearest <= radius or radius >= reach:  # nothing nearer outside
+                    out[i] = min(nearest, float(reach))
+                    break
+            if radius >= reach:
+                break
+            radius = min(2 * radius, reach)
+    return out
 
 
 def _pixel_segments(skel: BoolArray, tile: Tile) -> FloatArray:
@@ -119,7 +139,7 @@ def skeleton_lines(mask: BoolArray, prob: ByteArray, tile: Tile, gap_px: float,
                      if end[0] % 1 == 0.5 and end[1] % 1 == 0.5])  # not seam midpoints
     if len(ends):
         pixels = np.column_stack([ends[:, 1] - tile.row0, ends[:, 0] - tile.col0])
-        widths = _half_widths(mask, pixels.astype(np.intp))
+        widths = _half_widths(mask, pixels.astype(np.intp), tile.margin)
         out.half_width.update(zip(map(tuple, ends.tolist()), widths.tolist(), strict=True))
     for i, line in enumerate(pieces):
         out.coords.append(line)

@@ -86,21 +86,32 @@ def tile_count(width: int, height: int, size: int) -> int:
     return (-(-width // size)) * (-(-height // size))
 
 
-def read_tile(dataset: DatasetReader, bands: Sequence[int], tile: Tile) -> ByteArray:
-    """``(len(bands), h + 2m, w + 2m)`` probabilities, 0 outside the raster and at nodata."""
-    m = tile.margin
-    core = tile.core
-    h, w = int(core.height) + 2 * m, int(core.width) + 2 * m
+def read_strip(dataset: DatasetReader, bands: Sequence[int],
+               strip: Sequence[Tile]) -> ByteArray:
+    """Probabilities of a strip of tiles with their margins, 0 outside the raster and at
+    nodata: ``(len(bands), h + 2m, width + 2m)``, column 0 being pixel column ``-m``.
+
+    One read per strip decodes each block about once (tiles side by side share their
+    margins); :func:`tile_view` cuts a tile's array out of it.
+    """
+    first = strip[0]
+    m = first.margin
+    h = int(first.core.height) + 2 * m
+    w = dataset.width + 2 * m
     out = np.zeros((len(bands), h, w), dtype=np.uint8)
-    r0, c0 = max(tile.row0, 0), max(tile.col0, 0)
-    r1 = min(tile.row0 + h, dataset.height)
-    c1 = min(tile.col0 + w, dataset.width)
-    window = Window(c0, r0, c1 - c0, r1 - r0)
-    rows, cols = slice(r0 - tile.row0, r1 - tile.row0), slice(c0 - tile.col0, c1 - tile.col0)
+    r0, r1 = max(first.row0, 0), min(first.row0 + h, dataset.height)
+    window = Window(0, r0, dataset.width, r1 - r0)
+    rows, cols = slice(r0 - first.row0, r1 - first.row0), slice(m, m + dataset.width)
     out[:, rows, cols] = dataset.read(list(bands), window=window)
     if MaskFlags.all_valid not in dataset.mask_flag_enums[0]:
         out[:, rows, cols] *= dataset.read_masks(1, window=window) > 0
     return out
+
+
+def tile_view(strip: ByteArray, tile: Tile) -> ByteArray:
+    """The ``(bands, h + 2m, w + 2m)`` array of ``tile`` inside its strip's array."""
+    start = int(tile.core.col_off)
+    return strip[:, :, start:start + int(tile.core.width) + 2 * tile.margin]
 
 
 def threshold(probabilities: ByteArray, value: float) -> BoolArray:

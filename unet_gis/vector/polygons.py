@@ -83,23 +83,34 @@ def _polygonise(labels: NDArray[np.int32], row0: int, col0: int,
 
 def _label_stats(labels: NDArray[np.int32], prob: ByteArray,
                  count: int) -> tuple[FloatArray, FloatArray]:
+    """Probability sum (0..1 scale) and pixel count of each label 1..count."""
     flat = labels.ravel()
-    sums = np.bincount(flat, weights=prob.ravel().astype(np.float64), minlength=count + 1)
-    counts = np.bincount(flat, minlength=count + 1).astype(np.float64)
+    inside = np.flatnonzero(flat)
+    label = flat[inside]
+    sums = np.bincount(label, weights=prob.ravel()[inside], minlength=count + 1)
+    counts = np.bincount(label, minlength=count + 1).astype(np.float64)
     return sums[1:] / 255.0, counts[1:]
 
 
+def _box_areas(labels: NDArray[np.int32]) -> FloatArray:
+    """Area of the bounding box of each label 1..n (pixels)."""
+    return np.array([(box[0].stop - box[0].start) * (box[1].stop - box[1].start)
+                     for box in ndimage.find_objects(labels)], dtype=np.float64)
+
+
 def region_pieces(mask: BoolArray, prob: ByteArray, tile: Tile, closed: Pieces,
-                  open_: Pieces) -> None:
-    """Polygonise the core of ``tile``; pieces touching a seam go to ``open_``."""
+                  open_: Pieces, min_px: float = 0.0) -> None:
+    """Polygonise the core of ``tile``; pieces touching a seam go to ``open_``.
+
+    Whole pieces whose bounding box is smaller than ``min_px`` (speckle) are dropped
+    before polygonising: even with their holes filled they stay below the minimum area.
+    """
     rows, cols = tile.core_slices
     core_mask, core_prob = mask[rows, cols], prob[rows, cols]
     if not core_mask.any():
         return
     labels, count = ndimage.label(core_mask)
     labels = labels.astype(np.int32)
-    geoms = _polygonise(labels, int(tile.core.row_off), int(tile.core.col_off), count)
-    sums, counts = _label_stats(labels, core_prob, count)
     top, bottom, left, right = tile.open_sides
     edges = [edge for edge, is_open in ((labels[0], top), (labels[-1], bottom),
                                         (labels[:, 0], left), (labels[:, -1], right))
@@ -110,117 +121,151 @@ def region_pieces(mask: BoolArray, prob: ByteArray, tile: Tile, closed: Pieces,
     on_bottom = np.zeros(count + 1, dtype=bool)
     if bottom:
         on_bottom[np.unique(labels[-1])] = True
-    seam = on_seam[1:]
+    keep = np.ones(count + 1, dtype=bool)
+    if min_px > 0:
+        keep[1:] = on_seam[1:] | (_box_areas(labels) >= min_px)
+        if not keep[1:].all():
+            new_id = np.zeros(count + 1, dtype=np.int32)
+            new_id[keep] = np.arange(int(keep.sum()), dtype=np.int32)
+            labels = new_id[labels]
+            count = int(keep.sum()) - 1
+    seam, bottom_of = on_seam[keep][1:], on_bottom[keep][1:]
+    geoms = _polygonise(labels, int(tile.core.row_off), int(tile.core.col_off), count)
+    sums, counts = _label_stats(labels, core_prob, count)
     closed.add(geoms[~seam], sums[~seam], counts[~seam])
-    open_.add(geoms[seam], sums[seam], counts[seam], on_bottom[1:][seam])
+    open_.add(geoms[seam], sums[seam], counts[seam], bottom_of[seam])
 
 
-def _split_instances(mask: BoolArray, rows: slice, cols: slice) -> tuple[NDArray[np.int32], int]:
-    """Label touching instances apart, one connected component at a time.
+def _split(inside: BoolArray) -> tuple[NDArray[np.int32], int]:
+    """Label the touching instances of one connected component apart (1..n).
 
-    Only components reaching the core are split; working on each component's bounding box
-    keeps the h-maxima reconstruction (costly on a whole tile) proportional to the
-    objects, not to the tile.
+    Seeds are the h-maxima of the distance to the background; a watershed of the negated
+    distance grows them back to the component.
     """
-    components, _ = ndimage.label(mask)
-    labels = np.zeros(mask.shape, dtype=np.int32)
-    count = 0
-    for k, box in enumerate(ndimage.find_objects(components), start=1):
-        if box is None or box[0].stop <= rows.start or box[0].start >= rows.stop \
-                or box[1].stop <= cols.start or box[1].start >= cols.stop:
-            continue
-        inside = components[box] == k
-        distance = ndimage.distance_transform_edt(np.pad(inside, 1))
-        seeds, n = ndimage.label(h_maxima(distance, SPLIT_DEPTH_PX))
-        if n > 1:
-            parts = watershed(-distance, seeds, mask=distance > 0)[1:-1, 1:-1]
-        else:
-            parts = inside.astype(np.int32)
-        labels[box][inside] = parts[inside] + count
-        count += max(n, 1)
-    return labels, count
+    distance = ndimage.distance_transform_edt(np.pad(inside, 1))
+    seeds, n = ndimage.label(h_maxima(distance, SPLIT_DEPTH_PX))
+    if n > 1:
+        return np.asarray(watershed(-distance, seeds, mask=distance > 0)[1:-1, 1:-1],
+                          dtype=np.int32), n
+    return inside.astype(np.int32), 1
 
 
-def instance_pieces(mask: BoolArray, prob: ByteArray, tile: Tile, out: Pieces) -> None:
-    """Split touching instances on the whole tile; keep those centred in the core."""
+def _reaches(box: tuple[slice, slice], rows: slice, cols: slice) -> bool:
+    return not (box[0].stop <= rows.start or box[0].start >= rows.stop
+                or box[1].stop <= cols.start or box[1].start >= cols.stop)
+
+
+def instance_pieces(mask: BoolArray, prob: ByteArray, tile: Tile, out: Pieces,
+                    min_px: float = 0.0) -> None:
+    """Split touching instances on the whole tile; keep those centred in the core.
+
+    Work is per connected component, on its bounding box, so it is proportional to the
+    objects, not to the tile.  Components whose bounding box is smaller than ``min_px``
+    (speckle) are skipped.
+    """
     rows, cols = tile.core_slices
     if not mask[rows, cols].any():
         return
-    labels, count = _split_instances(mask, rows, cols)
-    if count == 0:
-        return
-    flat = labels.ravel()
-    rr, cc = np.indices(labels.shape)
-    n = np.bincount(flat, minlength=count + 1)[1:].astype(np.float64)
-    safe_n = np.maximum(n, 1.0)
-    row_c = np.bincount(flat, weights=rr.ravel(), minlength=count + 1)[1:] / safe_n
-    col_c = np.bincount(flat, weights=cc.ravel(), minlength=count + 1)[1:] / safe_n
-    keep = ((n > 0) & (row_c + 0.5 >= rows.start) & (row_c + 0.5 < rows.stop)
-            & (col_c + 0.5 >= cols.start) & (col_c + 0.5 < cols.stop))
-    if not keep.any():
-        return
-    new_id = np.zeros(count + 1, dtype=np.int32)
-    new_id[1:][keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
-    kept = new_id[labels]
-    kept_count = int(keep.sum())
-    geoms = _polygonise(kept, tile.row0, tile.col0, kept_count)
-    sums, counts = _label_stats(kept, prob, kept_count)
-    out.add(geoms, sums, counts)
+    components, _ = ndimage.label(mask)
+    for k, box in enumerate(ndimage.find_objects(components), start=1):
+        if box is None or not _reaches(box, rows, cols) or (
+                (box[0].stop - box[0].start) * (box[1].stop - box[1].start) < min_px):
+            continue
+        parts, n = _split(components[box] == k)
+        rr, cc = np.nonzero(parts)
+        part = parts[rr, cc]
+        size = np.bincount(part, minlength=n + 1)[1:].astype(np.float64)
+        safe = np.maximum(size, 1.0)
+        row_c = np.bincount(part, weights=rr, minlength=n + 1)[1:] / safe + box[0].start
+        col_c = np.bincount(part, weights=cc, minlength=n + 1)[1:] / safe + box[1].start
+        keep = ((size > 0) & (row_c + 0.5 >= rows.start) & (row_c + 0.5 < rows.stop)
+                & (col_c + 0.5 >= cols.start) & (col_c + 0.5 < cols.stop))
+        if not keep.any():
+            continue
+        new_id = np.zeros(n + 1, dtype=np.int32)
+        new_id[1:][keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+        values = prob[box][rr, cc].astype(np.float64)
+        sums = np.bincount(part, weights=values, minlength=n + 1)[1:] / 255.0
+        out.add(_polygonise(new_id[parts], tile.row0 + box[0].start,
+                            tile.col0 + box[1].start, int(keep.sum())),
+                sums[keep], size[keep])
 
 
-def merge_pieces(geoms: GeomArray, sums: FloatArray, counts: FloatArray,
-                 flags: BoolArray) -> tuple[GeomArray, FloatArray, FloatArray, BoolArray]:
-    """Union pieces that share an edge (cut by a seam); add up their statistics.
-
-    A merged piece is flagged when any of its parts was.
-    """
-    n = len(geoms)
-    if n < 2:
-        return geoms, sums, counts, flags
+def _shared_edges(geoms: GeomArray) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Index pairs ``i < j`` of polygons that share a boundary line (not just a corner)."""
     left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     pair = left < right
     left, right = left[pair], right[pair]
-    # share a boundary line, not just a corner point (4-connectivity, like the tiles)
+    # a shared line, not just a corner point: 4-connectivity, like the tiles
     shared = shapely.relate_pattern(geoms[left], geoms[right], "****1****")
-    left, right = left[shared], right[shared]
-    graph = coo_matrix((np.ones(len(left)), (left, right)), shape=(n, n))
-    groups, group_of = connected_components(graph, directed=False)
-    order = np.argsort(group_of, kind="stable")
-    bounds = np.searchsorted(group_of[order], np.arange(groups + 1))
-    merged = np.empty(groups, dtype=object)
-    for g in range(groups):
-        members = order[bounds[g]:bounds[g + 1]]
-        merged[g] = (geoms[members[0]] if len(members) == 1
-                     else shapely.union_all(geoms[members]))
-    merged_sums = np.bincount(group_of, weights=sums, minlength=groups).astype(np.float64)
-    merged_counts = np.bincount(group_of, weights=counts, minlength=groups).astype(np.float64)
-    merged_flags = np.bincount(group_of, weights=flags, minlength=groups) > 0
-    return merged, merged_sums, merged_counts, merged_flags
+    return left[shared], right[shared]
 
 
 class SeamMerger:
-    """Seam-cut pieces of one class, merged strip by strip of tiles.
+    """Seam-cut pieces of one class, grouped strip by strip and merged once whole.
 
-    After each strip, the pieces gathered so far are merged; a merged polygon that no
-    longer reaches the bottom seam is whole and leaves, the others wait for the next
-    strip.  Memory holds only polygons crossing the current seam, not the raster's.
+    After each strip of tiles, the new pieces are linked to the waiting pieces that touch
+    the seam above them and to each other (they share an edge).  A group that no longer
+    reaches the strip's bottom seam is whole: its pieces are merged (one cascaded union)
+    and leave.  Only the pieces of groups still crossing
+    the seam wait; each is kept as cut, so no large polygon is rebuilt strip after strip.
     """
 
     def __init__(self) -> None:
-        self.carried = Pieces()
+        self.geoms: GeomArray = np.empty(0, dtype=object)
+        self.sums: FloatArray = np.empty(0)
+        self.counts: FloatArray = np.empty(0)
+        self.group = np.empty(0, dtype=np.intp)  # group of each waiting piece: 0..groups-1
+        self.groups = 0
+        self.at_seam = np.empty(0, dtype=bool)  # touches the seam the next strip starts at
 
     def settle(self, open_: Pieces, last: bool) -> tuple[GeomArray, FloatArray, FloatArray]:
-        """Merge ``open_`` into the carried pieces; return the finished polygons."""
-        (old_geoms, old_sums, old_counts), (new_geoms, new_sums, new_counts) = (
-            self.carried.arrays(), open_.arrays())
-        geoms, sums, counts, reach_on = merge_pieces(
-            np.concatenate([old_geoms, new_geoms]), np.concatenate([old_sums, new_sums]),
-            np.concatenate([old_counts, new_counts]),
-            np.concatenate([np.zeros(len(old_geoms), dtype=bool), open_.bottoms()]))
-        done = np.ones(len(geoms), dtype=bool) if last else ~reach_on
-        self.carried = Pieces()
-        self.carried.add(geoms[~done], sums[~done], counts[~done])
-        return geoms[done], sums[done], counts[done]
+        """Add the seam pieces of a strip; return the polygons that are now whole."""
+        new_geoms, new_sums, new_counts = open_.arrays()
+        n_old, n_new = len(self.geoms), len(new_geoms)
+        geoms = np.concatenate([self.geoms, new_geoms])
+        # graph nodes: the waiting groups, then the new pieces
+        node = np.concatenate([self.group, self.groups + np.arange(n_new)])
+        candidates = np.concatenate([np.flatnonzero(self.at_seam),
+                                     n_old + np.arange(n_new)]).astype(np.intp)
+        left, right = _shared_edges(geoms[candidates])
+        size = self.groups + n_new
+        graph = coo_matrix((np.ones(len(left)), (node[candidates[left]],
+                                                 node[candidates[right]])), shape=(size, size))
+        _, component = connected_components(graph, directed=False)
+        of_piece = component[node]
+        bottom = np.concatenate([np.zeros(n_old, dtype=bool), open_.bottoms()])
+        open_components = np.zeros(size, dtype=bool)
+        if not last:
+            open_components[of_piece[bottom]] = True
+        waiting = open_components[of_piece]
+        done = self._merge(geoms[~waiting], np.concatenate([self.sums, new_sums])[~waiting],
+                           np.concatenate([self.counts, new_counts])[~waiting],
+                           of_piece[~waiting])
+        kept_groups, self.group = np.unique(of_piece[waiting], return_inverse=True)
+        self.groups = len(kept_groups)
+        self.geoms = geoms[waiting]
+        self.sums = np.concatenate([self.sums, new_sums])[waiting]
+        self.counts = np.concatenate([self.counts, new_counts])[waiting]
+        self.at_seam = bottom[waiting]
+        return done
+
+    @staticmethod
+    def _merge(geoms: GeomArray, sums: FloatArray, counts: FloatArray,
+               group: NDArray[np.intp]) -> tuple[GeomArray, FloatArray, FloatArray]:
+        """One polygon per group with the summed statistics of its pieces."""
+        if len(geoms) == 0:
+            return geoms, sums, counts
+        labels, group_of = np.unique(group, return_inverse=True)
+        order = np.argsort(group_of, kind="stable")
+        bounds = np.searchsorted(group_of[order], np.arange(len(labels) + 1))
+        merged = np.empty(len(labels), dtype=object)
+        for g in range(len(labels)):
+            members = order[bounds[g]:bounds[g + 1]]
+            merged[g] = (geoms[members[0]] if len(members) == 1
+                         else shapely.union_all(geoms[members]))
+        return (merged, np.bincount(group_of, weights=sums).astype(np.float64),
+                np.bincount(group_of, weights=counts).astype(np.float64))
 
 
 def _fill_holes(geom: shapely.Geometry, max_area: float) -> shapely.Geometry:

@@ -24,7 +24,7 @@ from unet_gis.vector.centerlines import LinePieces, skeleton_lines
 from unet_gis.vector.export import MASK_FORMAT, LayerStore, resolve_format
 from unet_gis.vector.layers import INSTANCE_CLASSES, LINEAR_CLASSES, LayerBuilder
 from unet_gis.vector.mask_raster import write_class_mask
-from unet_gis.vector.masks import iter_strips, read_tile, threshold, tile_count
+from unet_gis.vector.masks import iter_strips, read_strip, threshold, tile_count, tile_view
 from unet_gis.vector.measure import georef_of
 from unet_gis.vector.network import CenterlineNetwork
 from unet_gis.vector.options import VectorizeOptions, VectorSummary
@@ -79,6 +79,7 @@ def vectorize(prob_path: str | Path, out_path: str | Path,
                     for n in thresholds if n in LINEAR_CLASSES and options.centerlines}
         gap_px = px(options.gap_m)
         hole_px = georef.px2(CENTERLINE_HOLE_M2)
+        min_px = georef.px2(options.min_area_m2)
         reporter = ProgressReporter("vectorizing", tile_count(
             dataset.width, dataset.height, options.window) + 1, progress)
         with LayerStore(out_path, fmt, builder.schemas(), options.overwrite,
@@ -88,15 +89,17 @@ def vectorize(prob_path: str | Path, out_path: str | Path,
                 whole = {n: Pieces() for n in thresholds}
                 cut = {n: Pieces() for n in seams}
                 lines = {n: LinePieces() for n in networks}
+                check(cancel)
+                probabilities = read_strip(dataset, bands, strip)
                 for tile in strip:
                     check(cancel)
-                    block = read_tile(dataset, bands, tile)
+                    block = tile_view(probabilities, tile)
                     for prob, (name, value) in zip(block, thresholds.items(), strict=True):
                         mask = threshold(prob, value)
                         if name in seams:
-                            region_pieces(mask, prob, tile, whole[name], cut[name])
+                            region_pieces(mask, prob, tile, whole[name], cut[name], min_px)
                         else:
-                            instance_pieces(mask, prob, tile, whole[name])
+                            instance_pieces(mask, prob, tile, whole[name], min_px)
                         if name in networks:
                             skeleton_lines(mask, prob, tile, gap_px, hole_px, lines[name])
                     reporter.advance(pixels=tile.pixels)
