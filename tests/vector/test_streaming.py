@@ -119,3 +119,25 @@ def test_small_windows_give_the_same_layers_as_one_window(make_raster: MakeRaste
     assert degree_t.count(4) == 3 * 3 and degree_t.count(3) == 3
     assert in_metres(lines_t).length.sum() == pytest.approx(
         in_metres(lines_w).length.sum(), rel=0.01)
+
+
+def test_seam_pieces_are_simplified_but_not_on_their_seams() -> None:
+    """A staircase piece touching the bottom seam (row 64) with a one-pixel tip loses its
+    steps, not its tip on the seam (the neighbour below shares that edge)."""
+    from rasterio.features import shapes
+    from rasterio.windows import Window
+
+    from unet_gis.vector.masks import Tile
+    from unet_gis.vector.seam_simplify import simplify_off_seams
+
+    rows, cols = np.indices((64, 64))
+    triangle = ((rows <= 63 - np.abs(cols - 32)) & (rows >= 40)).astype(np.uint8)
+    (geojson, _), = shapes(triangle, mask=triangle > 0)
+    piece = shapely.geometry.shape(geojson)
+    tile = Tile(Window(0, 0, 64, 64), 8, (False, True, False, False))
+    simpler = simplify_off_seams(np.array([piece], dtype=object), 1.0, tile)[0]
+    assert simpler.is_valid
+    assert shapely.get_num_coordinates(simpler) < shapely.get_num_coordinates(piece) / 5
+    on_seam = shapely.intersection(simpler.boundary, shapely.LineString([(-1, 64), (99, 64)]))
+    assert on_seam.length == pytest.approx(1)  # the tip's edge on the seam is intact
+    assert simpler.area == pytest.approx(piece.area, rel=0.05)

@@ -29,6 +29,7 @@ from skimage.segmentation import watershed
 
 from unet_gis.vector.masks import BoolArray, ByteArray, Tile
 from unet_gis.vector.measure import GeomArray
+from unet_gis.vector.seam_simplify import simplify_off_seams
 
 FloatArray = NDArray[np.float64]
 
@@ -99,11 +100,14 @@ def _box_areas(labels: NDArray[np.int32]) -> FloatArray:
 
 
 def region_pieces(mask: BoolArray, prob: ByteArray, tile: Tile, closed: Pieces,
-                  open_: Pieces, min_px: float = 0.0) -> None:
+                  open_: Pieces, min_px: float = 0.0, simplify_px: float = 0.0) -> None:
     """Polygonise the core of ``tile``; pieces touching a seam go to ``open_``.
 
     Whole pieces whose bounding box is smaller than ``min_px`` (speckle) are dropped
     before polygonising: even with their holes filled they stay below the minimum area.
+    Seam pieces are simplified by ``simplify_px`` off the seams (see
+    :mod:`unet_gis.vector.seam_simplify`), so those that wait for their neighbours take
+    less memory and merge faster.
     """
     rows, cols = tile.core_slices
     core_mask, core_prob = mask[rows, cols], prob[rows, cols]
@@ -133,7 +137,8 @@ def region_pieces(mask: BoolArray, prob: ByteArray, tile: Tile, closed: Pieces,
     geoms = _polygonise(labels, int(tile.core.row_off), int(tile.core.col_off), count)
     sums, counts = _label_stats(labels, core_prob, count)
     closed.add(geoms[~seam], sums[~seam], counts[~seam])
-    open_.add(geoms[seam], sums[seam], counts[seam], bottom_of[seam])
+    open_.add(simplify_off_seams(geoms[seam], simplify_px, tile), sums[seam], counts[seam],
+              bottom_of[seam])
 
 
 def _split(inside: BoolArray) -> tuple[NDArray[np.int32], int]:

@@ -80,6 +80,7 @@ def vectorize(prob_path: str | Path, out_path: str | Path,
         gap_px = px(options.gap_m)
         hole_px = georef.px2(CENTERLINE_HOLE_M2)
         min_px = georef.px2(options.min_area_m2)
+        simplify_px = px(options.simplify_m)
         reporter = ProgressReporter("vectorizing", tile_count(
             dataset.width, dataset.height, options.window) + 1, progress)
         with LayerStore(out_path, fmt, builder.schemas(), options.overwrite,
@@ -97,7 +98,8 @@ def vectorize(prob_path: str | Path, out_path: str | Path,
                     for prob, (name, value) in zip(block, thresholds.items(), strict=True):
                         mask = threshold(prob, value)
                         if name in seams:
-                            region_pieces(mask, prob, tile, whole[name], cut[name], min_px)
+                            region_pieces(mask, prob, tile, whole[name], cut[name], min_px,
+                                          simplify_px)
                         else:
                             instance_pieces(mask, prob, tile, whole[name], min_px)
                         if name in networks:
