@@ -9,14 +9,17 @@ avenues, soft edges, speckle noise and a few thousand vehicles, some parked in t
 pairs), written window by window, then measures, each variant in a fresh process so its
 peak RSS is its own:
 
-1. ``polygons``: ``vectorize`` with roads and vehicles as polygons (no centerlines);
+1. ``polygons``: ``vectorize`` with roads and vehicles as polygons (no centerlines), with
+   its default number of worker processes (one per core for a raster this large);
 2. ``centerlines``: ``vectorize`` with road centerlines as well (polygons included);
+   ``polygons-1`` and ``centerlines-1`` are the same in one process;
 3. ``naive-polygons``: read both bands whole, ``rasterio.features.shapes`` + a Python
    loop building the attribute rows, GeoPackage via geopandas;
 4. ``naive-centerlines``: whole road band, ``skeletonize``, the same pixel-segment line
    merge with no clean-up (what ``skan``-style tools do on a whole array).
 
-Prints Mpx/s and peak RSS of each and the ratios.
+Prints Mpx/s and peak RSS of each and the ratios.  With worker processes, the peak RSS of
+the main process and that of the largest worker are printed apart (they add up).
 """
 
 from __future__ import annotations
@@ -171,11 +174,13 @@ def _naive_centerlines(prob: Path, out: Path) -> dict[str, int]:
 
 def child(variant: str, prob: Path, out: Path) -> None:
     start = time.perf_counter()
-    if variant in ("polygons", "centerlines"):
+    if not variant.startswith("naive"):
         from unet_gis.vector.options import VectorizeOptions
         from unet_gis.vector.vectorize import vectorize
 
-        summary = vectorize(prob, out, VectorizeOptions(centerlines=variant == "centerlines"))
+        kind, _, workers = variant.partition("-")
+        summary = vectorize(prob, out, VectorizeOptions(centerlines=kind == "centerlines",
+                                                        workers=int(workers or 0)))
         result: dict[str, object] = dict(summary.features)
         result["summary"] = summary.line()
     elif variant == "naive-polygons":
@@ -184,6 +189,7 @@ def child(variant: str, prob: Path, out: Path) -> None:
         result = dict(_naive_centerlines(prob, out))
     result["seconds"] = time.perf_counter() - start
     result["peak_rss_mib"] = peak_rss_mib()
+    result["worker_peak_rss_mib"] = peak_rss_mib(children=True)
     print(json.dumps(result))
 
 
@@ -192,8 +198,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=16384)
     parser.add_argument("--keep", type=Path, help="folder to keep the raster and outputs in")
     parser.add_argument("--variants", nargs="+",
-                        default=["polygons", "naive-polygons", "centerlines",
-                                 "naive-centerlines"])
+                        default=["polygons", "polygons-1", "naive-polygons", "centerlines",
+                                 "centerlines-1", "naive-centerlines"])
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--prob", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -217,14 +223,19 @@ def main() -> None:
             results[variant] = r = run_child([__file__, "--child", variant, "--prob",
                                               str(prob), "--out", str(out)])
             extra = r.get("summary", f"{r.get('features')} features")
+            workers = (f" + worker {r['worker_peak_rss_mib']:.0f} MiB"
+                       if r["worker_peak_rss_mib"] > 1 else "")
             print(f"{variant:18s} {mpx / r['seconds']:7.2f} Mpx/s  {r['seconds']:7.1f} s  "
-                  f"peak RSS {r['peak_rss_mib']:7.0f} MiB  ({extra})")
-        for ours, naive in (("polygons", "naive-polygons"),
-                            ("centerlines", "naive-centerlines")):
+                  f"peak RSS {r['peak_rss_mib']:5.0f} MiB{workers}  ({extra})")
+        for ours in ("polygons", "polygons-1", "centerlines", "centerlines-1"):
+            naive = "naive-" + ours.partition("-")[0]
             if ours in results and naive in results:
                 a, b = results[ours], results[naive]
+                workers = (f" (+ {a['worker_peak_rss_mib']:.0f} MiB per worker)"
+                           if a["worker_peak_rss_mib"] > 1 else "")
                 print(f"{ours}: {b['seconds'] / a['seconds']:.2f}x the naive speed, "
-                      f"peak RSS {a['peak_rss_mib']:.0f} MiB vs {b['peak_rss_mib']:.0f} MiB")
+                      f"peak RSS {a['peak_rss_mib']:.0f} MiB{workers} vs "
+                      f"{b['peak_rss_mib']:.0f} MiB")
 
 
 if __name__ == "__main__":

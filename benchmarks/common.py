@@ -42,8 +42,10 @@ def run_child(args: list[str]) -> dict:
     return result
 
 
-def peak_rss_mib() -> float:
-    """This process's peak resident set size in MiB (Linux reports ru_maxrss in KiB)."""
+def peak_rss_mib(children: bool = False) -> float:
+    """This process's peak resident set size in MiB (Linux reports ru_maxrss in KiB), or
+    with ``children`` that of its largest finished child process."""
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    return resource.getrusage(who).ru_maxrss / 1024

@@ -40,9 +40,11 @@ def test_shared_flags_build_options() -> None:
     add_vector_arguments(parser)
     args = parser.parse_args(["--classes", "road", "--no-centerlines", "--points",
                               "--threshold", "road=0.4, vehicle=0.6", "--min-area", "5",
-                              "--simplify", "0", "--format", "gpkg", "--overwrite"])
+                              "--simplify", "0", "--format", "gpkg", "--overwrite",
+                              "--workers", "3"])
     assert options_from_args(args) == VectorizeOptions(
         classes=("road",), centerlines=False, points=True,
         thresholds=(("road", 0.4), ("vehicle", 0.6)), min_area_m2=5.0, simplify_m=0.0,
-        format="gpkg", overwrite=True)
-    assert options_from_args(parser.parse_args([])) == VectorizeOptions()
+        format="gpkg", overwrite=True, workers=3)
+    # the command line picks the number of processes by itself
+    assert options_from_args(parser.parse_args([])) == VectorizeOptions(workers=0)

@@ -141,3 +141,40 @@ def test_seam_pieces_are_simplified_but_not_on_their_seams() -> None:
     on_seam = shapely.intersection(simpler.boundary, shapely.LineString([(-1, 64), (99, 64)]))
     assert on_seam.length == pytest.approx(1)  # the tip's edge on the seam is intact
     assert simpler.area == pytest.approx(piece.area, rel=0.05)
+
+
+def test_worker_processes_give_the_same_layers(make_raster: MakeRaster) -> None:
+    """Tiles done by two worker processes come back in order: the same features."""
+    prob = make_raster(*_grid((620, 600)))
+    _, serial = run(prob, window=128)
+    _, parallel = run(prob.rename(prob.with_name("again.tif")), window=128, workers=2)
+    for name, frame in serial.items():
+        other = parallel[name]
+        assert len(other) == len(frame)
+        assert shapely.equals_exact(other.geometry.values, frame.geometry.values,
+                                    tolerance=0).all()
+        assert (other["score"] == frame["score"]).all()
+
+
+def test_workers_are_chosen_by_raster_size() -> None:
+    from unet_gis.vector.tiles import PARALLEL_MIN_PIXELS, available_cores, worker_count
+
+    assert worker_count(3, 10) == 3
+    assert worker_count(0, PARALLEL_MIN_PIXELS - 1) == 1
+    assert worker_count(0, PARALLEL_MIN_PIXELS) == available_cores()
+
+
+def test_cancel_with_worker_processes_leaves_nothing(make_raster: MakeRaster) -> None:
+    import os
+
+    from unet_gis.errors import Cancelled
+    from unet_gis.inference.progress import CancelToken
+    from unet_gis.vector.options import VectorizeOptions
+    from unet_gis.vector.vectorize import vectorize
+
+    prob = make_raster(*_grid((620, 600)))
+    token = CancelToken()
+    with pytest.raises(Cancelled):
+        vectorize(prob, prob.with_name("out.shp"), VectorizeOptions(window=64, workers=2),
+                  progress=lambda _: token.cancel(), cancel=token)
+    assert os.listdir(prob.parent) == [prob.name]

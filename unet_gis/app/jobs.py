@@ -148,7 +148,7 @@ def run_export(request: ExportRequest, progress: ProgressCallback, cancel: Cance
     options = VectorizeOptions(classes=request.classes, thresholds=request.thresholds,
                                centerlines=request.centerlines, min_area_m2=request.min_area_m2,
                                simplify_m=request.simplify_m, format=request.format,
-                               overwrite=request.overwrite)
+                               overwrite=request.overwrite, workers=0)
     return vectorize(request.probabilities, request.output, options, progress=progress,
                      cancel=cancel)
 

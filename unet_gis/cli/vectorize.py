@@ -64,6 +64,9 @@ def add_vector_arguments(parser: argparse.ArgumentParser) -> None:
                                          "(default %(default)s m)")
     group.add_argument("--window", type=int, default=_DEFAULTS.window, metavar="PX",
                        help="processing window in pixels (default %(default)s)")
+    group.add_argument("--workers", type=int, default=0, metavar="N",
+                       help="processes working on windows (default 0: one per core for "
+                            "rasters of 16 Mpx or more, else 1)")
 
 
 def options_from_args(args: argparse.Namespace) -> VectorizeOptions:
@@ -72,7 +75,8 @@ def options_from_args(args: argparse.Namespace) -> VectorizeOptions:
         classes=args.classes, thresholds=args.threshold, centerlines=args.centerlines,
         points=args.points, min_area_m2=args.min_area, simplify_m=args.simplify,
         spur_m=args.spur, gap_m=args.gap, min_length_m=args.min_length, format=args.format,
-        overwrite=bool(getattr(args, "overwrite", False)), window=args.window)
+        overwrite=bool(getattr(args, "overwrite", False)), window=args.window,
+        workers=args.workers)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -42,6 +42,12 @@ class LinePieces:
     counts: list[float] = field(default_factory=list)
     half_width: dict[Node, float] = field(default_factory=dict)
 
+    def extend(self, other: LinePieces) -> None:
+        self.coords += other.coords
+        self.sums += other.sums
+        self.counts += other.counts
+        self.half_width.update(other.half_width)
+
 
 def close_gaps(mask: BoolArray, radius: float) -> BoolArray:
     """Morphological closing with a square of half-side ``radius`` pixels.

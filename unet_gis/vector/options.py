@@ -15,7 +15,8 @@ class VectorizeOptions:
     ``classes=None`` takes every class of the raster; ``thresholds`` overrides the
     raster's default thresholds per class name.  ``window`` is the tile core in pixels,
     ``margin`` the context added around it (must exceed the largest vehicle and half the
-    widest road, in pixels).
+    widest road, in pixels).  ``workers`` is the number of processes working on tiles;
+    0 picks the number of cores for large rasters (see :mod:`unet_gis.vector.tiles`).
     """
 
     classes: tuple[str, ...] | None = None
@@ -31,11 +32,14 @@ class VectorizeOptions:
     overwrite: bool = False
     window: int = 1024
     margin: int = 64
+    workers: int = 1
 
     def __post_init__(self) -> None:
         for label in ("min_area_m2", "simplify_m", "spur_m", "gap_m", "min_length_m"):
             if getattr(self, label) < 0:
                 raise UserError(f"{label} must not be negative.")
+        if self.workers < 0:
+            raise UserError("The number of workers must be 0 (automatic) or more.")
         if self.window < 16 or self.margin < 0:
             raise UserError("The window must be at least 16 pixels and the margin >= 0.")
 

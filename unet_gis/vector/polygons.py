@@ -59,6 +59,12 @@ class Pieces:
             self.counts.append(counts)
             self.bottom.append(np.zeros(len(geoms), dtype=bool) if bottom is None else bottom)
 
+    def extend(self, other: Pieces) -> None:
+        self.geoms += other.geoms
+        self.sums += other.sums
+        self.counts += other.counts
+        self.bottom += other.bottom
+
     def arrays(self) -> tuple[GeomArray, FloatArray, FloatArray]:
         if not self.geoms:
             return np.empty(0, dtype=object), np.empty(0), np.empty(0)

@@ -12,6 +12,9 @@ Call :func:`vectorize` with a :class:`VectorizeOptions`; it returns a
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from concurrent.futures import Executor
 from pathlib import Path
 
 import rasterio
@@ -20,19 +23,35 @@ from unet_gis.errors import UserError
 from unet_gis.inference.progress import CancelToken, ProgressCallback, ProgressReporter, check
 from unet_gis.raster.io import GDAL_CACHE_MB
 from unet_gis.raster.probability import ProbabilityInfo, open_probability_raster
-from unet_gis.vector.centerlines import LinePieces, skeleton_lines
+from unet_gis.vector.centerlines import LinePieces
 from unet_gis.vector.export import MASK_FORMAT, LayerStore, resolve_format
 from unet_gis.vector.layers import INSTANCE_CLASSES, LINEAR_CLASSES, LayerBuilder
 from unet_gis.vector.mask_raster import write_class_mask
-from unet_gis.vector.masks import iter_strips, read_strip, threshold, tile_count, tile_view
+from unet_gis.vector.masks import iter_strips, read_strip, tile_count, tile_view
 from unet_gis.vector.measure import georef_of
 from unet_gis.vector.network import CenterlineNetwork
 from unet_gis.vector.options import VectorizeOptions, VectorSummary
-from unet_gis.vector.polygons import Pieces, SeamMerger, instance_pieces, region_pieces
+from unet_gis.vector.polygons import Pieces, SeamMerger
+from unet_gis.vector.tiles import TileResult, TileWork, map_tiles, open_pool, worker_count
 
 #: Holes in the road mask smaller than this are filled before skeletonizing (cars, noise),
 #: so they do not turn into little loops in the centerlines.
 CENTERLINE_HOLE_M2 = 50.0
+
+
+@contextlib.contextmanager
+def _pool(workers: int) -> Iterator[Executor | None]:
+    """Worker processes for the tiles (none for one worker), stopped on the way out;
+    on an error or cancel, tiles not started yet are dropped."""
+    pool = open_pool(workers)
+    try:
+        yield pool
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    if pool is not None:
+        pool.shutdown(wait=True)
 
 
 def _select(info: ProbabilityInfo, options: VectorizeOptions) -> dict[str, float]:
@@ -77,41 +96,40 @@ def vectorize(prob_path: str | Path, out_path: str | Path,
                                          px(options.min_length_m), px(options.simplify_m),
                                          options.margin)
                     for n in thresholds if n in LINEAR_CLASSES and options.centerlines}
-        gap_px = px(options.gap_m)
-        hole_px = georef.px2(CENTERLINE_HOLE_M2)
-        min_px = georef.px2(options.min_area_m2)
-        simplify_px = px(options.simplify_m)
+        work = TileWork(tuple(thresholds.items()), INSTANCE_CLASSES & thresholds.keys(),
+                        frozenset(networks), georef.px2(options.min_area_m2),
+                        px(options.simplify_m), px(options.gap_m),
+                        georef.px2(CENTERLINE_HOLE_M2))
         reporter = ProgressReporter("vectorizing", tile_count(
             dataset.width, dataset.height, options.window) + 1, progress)
+        workers = worker_count(options.workers, dataset.width * dataset.height)
         with LayerStore(out_path, fmt, builder.schemas(), options.overwrite,
-                        (prob_path,)) as store:
+                        (prob_path,)) as store, _pool(workers) as pool:
             for strip, seam_row in iter_strips(dataset.width, dataset.height,
                                                options.window, options.margin):
-                whole = {n: Pieces() for n in thresholds}
-                cut = {n: Pieces() for n in seams}
-                lines = {n: LinePieces() for n in networks}
                 check(cancel)
                 probabilities = read_strip(dataset, bands, strip)
-                for tile in strip:
+                found = TileResult({n: Pieces() for n in thresholds},
+                                   {n: Pieces() for n in seams},
+                                   {n: LinePieces() for n in networks})
+                blocks = [tile_view(probabilities, tile) for tile in strip]
+                for tile, result in zip(strip, map_tiles(pool, work, strip, blocks),
+                                        strict=True):
                     check(cancel)
-                    block = tile_view(probabilities, tile)
-                    for prob, (name, value) in zip(block, thresholds.items(), strict=True):
-                        mask = threshold(prob, value)
-                        if name in seams:
-                            region_pieces(mask, prob, tile, whole[name], cut[name], min_px,
-                                          simplify_px)
-                        else:
-                            instance_pieces(mask, prob, tile, whole[name], min_px)
-                        if name in networks:
-                            skeleton_lines(mask, prob, tile, gap_px, hole_px, lines[name])
+                    for name, pieces in result.whole.items():
+                        found.whole[name].extend(pieces)
+                    for name, pieces in result.cut.items():
+                        found.cut[name].extend(pieces)
+                    for name, lines in result.lines.items():
+                        found.lines[name].extend(lines)
                     reporter.advance(pixels=tile.pixels)
                 for name in thresholds:
-                    builder.polygons(store, name, *whole[name].arrays())
+                    builder.polygons(store, name, *found.whole[name].arrays())
                     if name in seams:
-                        builder.polygons(store, name,
-                                         *seams[name].settle(cut[name], seam_row is None))
+                        builder.polygons(store, name, *seams[name].settle(
+                            found.cut[name], seam_row is None))
                     if name in networks:
-                        networks[name].add(lines[name])
+                        networks[name].add(found.lines[name])
                         builder.lines(store, name, *networks[name].settle(seam_row))
             outputs = store.commit(cancel)
         reporter.advance()

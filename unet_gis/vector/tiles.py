@@ -1,0 +1,94 @@
+"""The work done on one tile, in this process or in a pool of worker processes.
+
+:func:`process_tile` is everything that looks at pixels: thresholds, polygon pieces,
+vehicle splitting, skeleton lines.  It depends only on its arguments, so tiles can go to
+worker processes (the ``spawn`` start method: no GDAL handle or lock is inherited) and
+their results come back in order, identical to a run in one process.  What needs the
+whole picture (merging across seams, the road graph, writing) stays in the main process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from unet_gis.vector.centerlines import LinePieces, skeleton_lines
+from unet_gis.vector.masks import ByteArray, Tile, threshold
+from unet_gis.vector.polygons import Pieces, instance_pieces, region_pieces
+
+#: With ``workers=0`` (automatic), rasters smaller than this many pixels run in one
+#: process: starting workers (about a second each) would cost more than it saves.
+PARALLEL_MIN_PIXELS = 16_000_000
+
+
+@dataclass(frozen=True)
+class TileWork:
+    """What to extract from each tile: thresholds per band and tolerances in pixels."""
+
+    thresholds: tuple[tuple[str, float], ...]
+    instances: frozenset[str]
+    centerlines: frozenset[str]
+    min_px: float
+    simplify_px: float
+    gap_px: float
+    hole_px: float
+
+
+@dataclass
+class TileResult:
+    """Whole polygons, seam-cut region pieces and centerline pieces of one tile."""
+
+    whole: dict[str, Pieces] = field(default_factory=dict)
+    cut: dict[str, Pieces] = field(default_factory=dict)
+    lines: dict[str, LinePieces] = field(default_factory=dict)
+
+
+def process_tile(work: TileWork, tile: Tile, block: ByteArray) -> TileResult:
+    """Pieces of ``tile`` from its ``(bands, h + 2m, w + 2m)`` probabilities."""
+    result = TileResult()
+    for prob, (name, value) in zip(block, work.thresholds, strict=True):
+        mask = threshold(prob, value)
+        whole = result.whole[name] = Pieces()
+        if name in work.instances:
+            instance_pieces(mask, prob, tile, whole, work.min_px)
+        else:
+            cut = result.cut[name] = Pieces()
+            region_pieces(mask, prob, tile, whole, cut, work.min_px, work.simplify_px)
+        if name in work.centerlines:
+            lines = result.lines[name] = LinePieces()
+            skeleton_lines(mask, prob, tile, work.gap_px, work.hole_px, lines)
+    return result
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def worker_count(requested: int, pixels: int) -> int:
+    """Processes to use: ``requested``, or with 0 the cores when the raster is large."""
+    if requested > 0:
+        return requested
+    return available_cores() if pixels >= PARALLEL_MIN_PIXELS else 1
+
+
+def open_pool(workers: int) -> Executor | None:
+    """A pool of ``workers`` processes, or ``None`` to work in this process."""
+    if workers <= 1:
+        return None
+    return ProcessPoolExecutor(max_workers=workers,
+                               mp_context=multiprocessing.get_context("spawn"))
+
+
+def map_tiles(pool: Executor | None, work: TileWork, tiles: Sequence[Tile],
+              blocks: Sequence[ByteArray]) -> Iterator[TileResult]:
+    """The results of ``tiles``, in order, from ``pool`` or from this process."""
+    if pool is None:
+        return (process_tile(work, tile, block) for tile, block in zip(tiles, blocks,
+                                                                       strict=True))
+    return pool.map(process_tile, [work] * len(tiles), tiles, blocks)
