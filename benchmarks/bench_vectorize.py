@@ -18,8 +18,9 @@ peak RSS is its own:
 4. ``naive-centerlines``: whole road band, ``skeletonize``, the same pixel-segment line
    merge with no clean-up (what ``skan``-style tools do on a whole array).
 
-Prints Mpx/s and peak RSS of each and the ratios.  With worker processes, the peak RSS of
-the main process and that of the largest worker are printed apart (they add up).
+Prints Mpx/s and peak RSS of each and the ratios.  With worker processes, the peak of the
+main process and the peak of the main process plus its workers (sampled every 50 ms) are
+printed.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from rasterio.transform import from_origin
 from rasterio.windows import Window
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import peak_rss_mib, run_child  # noqa: E402
+from common import TotalRssSampler, peak_rss_mib, run_child  # noqa: E402
 
 from unet_gis.model.spec import default_spec  # noqa: E402
 from unet_gis.raster.probability import (  # noqa: E402
@@ -173,6 +174,15 @@ def _naive_centerlines(prob: Path, out: Path) -> dict[str, int]:
 
 
 def child(variant: str, prob: Path, out: Path) -> None:
+    with TotalRssSampler() as sampler:
+        result = _measure(variant, prob, out)
+    result["peak_rss_mib"] = peak_rss_mib()
+    result["total_peak_rss_mib"] = sampler.peak_mib
+    result["workers"] = sampler.workers
+    print(json.dumps(result))
+
+
+def _measure(variant: str, prob: Path, out: Path) -> dict[str, object]:
     start = time.perf_counter()
     if not variant.startswith("naive"):
         from unet_gis.vector.options import VectorizeOptions
@@ -188,9 +198,7 @@ def child(variant: str, prob: Path, out: Path) -> None:
     else:
         result = dict(_naive_centerlines(prob, out))
     result["seconds"] = time.perf_counter() - start
-    result["peak_rss_mib"] = peak_rss_mib()
-    result["worker_peak_rss_mib"] = peak_rss_mib(children=True)
-    print(json.dumps(result))
+    return result
 
 
 def main() -> None:
@@ -223,16 +231,16 @@ def main() -> None:
             results[variant] = r = run_child([__file__, "--child", variant, "--prob",
                                               str(prob), "--out", str(out)])
             extra = r.get("summary", f"{r.get('features')} features")
-            workers = (f" + worker {r['worker_peak_rss_mib']:.0f} MiB"
-                       if r["worker_peak_rss_mib"] > 1 else "")
+            workers = (f", with {r['workers']} child processes {r['total_peak_rss_mib']:.0f} MiB"
+                       if r["workers"] else "")
             print(f"{variant:18s} {mpx / r['seconds']:7.2f} Mpx/s  {r['seconds']:7.1f} s  "
                   f"peak RSS {r['peak_rss_mib']:5.0f} MiB{workers}  ({extra})")
         for ours in ("polygons", "polygons-1", "centerlines", "centerlines-1"):
             naive = "naive-" + ours.partition("-")[0]
             if ours in results and naive in results:
                 a, b = results[ours], results[naive]
-                workers = (f" (+ {a['worker_peak_rss_mib']:.0f} MiB per worker)"
-                           if a["worker_peak_rss_mib"] > 1 else "")
+                workers = (f" ({a['total_peak_rss_mib']:.0f} MiB with its child processes)"
+                           if a["workers"] else "")
                 print(f"{ours}: {b['seconds'] / a['seconds']:.2f}x the naive speed, "
                       f"peak RSS {a['peak_rss_mib']:.0f} MiB{workers} vs "
                       f"{b['peak_rss_mib']:.0f} MiB")

@@ -42,10 +42,71 @@ def run_child(args: list[str]) -> dict:
     return result
 
 
-def peak_rss_mib(children: bool = False) -> float:
-    """This process's peak resident set size in MiB (Linux reports ru_maxrss in KiB), or
-    with ``children`` that of its largest finished child process."""
+def peak_rss_mib() -> float:
+    """This process's peak resident set size in MiB (Linux reports ru_maxrss in KiB)."""
     import resource
 
-    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
-    return resource.getrusage(who).ru_maxrss / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _rss_kib(pid: int | str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:  # the process has just ended
+        pass
+    return 0
+
+
+def _children(pid: int) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(entry.name)
+    return found
+
+
+class TotalRssSampler:
+    """Peak of this process's RSS plus its child processes' (worker pools), sampled.
+
+    ``ru_maxrss`` cannot do it: a child started with fork+exec inherits its parent's
+    peak, and the children's figures are never summed.  Sampling every ``interval``
+    seconds may miss a spike shorter than that.
+    """
+
+    def __init__(self, interval: float = 0.05) -> None:
+        import os
+        import threading
+
+        self.pid = os.getpid()
+        self.interval = interval
+        self.peak_kib = 0
+        self.workers = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            children = _children(self.pid)
+            self.workers = max(self.workers, len(children))
+            total = _rss_kib(self.pid) + sum(_rss_kib(child) for child in children)
+            self.peak_kib = max(self.peak_kib, total)
+
+    def __enter__(self) -> TotalRssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mib(self) -> float:
+        return self.peak_kib / 1024
