@@ -9,6 +9,7 @@ whole picture (merging across seams, the road graph, writing) stays in the main 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
@@ -45,6 +46,15 @@ class TileResult:
     cut: dict[str, Pieces] = field(default_factory=dict)
     lines: dict[str, LinePieces] = field(default_factory=dict)
 
+    def extend(self, other: TileResult) -> None:
+        """Add ``other``'s pieces to the classes this result already has."""
+        for name, pieces in other.whole.items():
+            self.whole[name].extend(pieces)
+        for name, pieces in other.cut.items():
+            self.cut[name].extend(pieces)
+        for name, lines in other.lines.items():
+            self.lines[name].extend(lines)
+
 
 def process_tile(work: TileWork, tile: Tile, block: ByteArray) -> TileResult:
     """Pieces of ``tile`` from its ``(bands, h + 2m, w + 2m)`` probabilities."""
@@ -77,12 +87,21 @@ def worker_count(requested: int, pixels: int) -> int:
     return available_cores() if pixels >= PARALLEL_MIN_PIXELS else 1
 
 
-def open_pool(workers: int) -> Executor | None:
-    """A pool of ``workers`` processes, or ``None`` to work in this process."""
+@contextlib.contextmanager
+def tile_pool(workers: int) -> Iterator[Executor | None]:
+    """A pool of ``workers`` processes (``None``: work in this process), shut down on the
+    way out; after an error or a cancel, tiles not started yet are dropped."""
     if workers <= 1:
-        return None
-    return ProcessPoolExecutor(max_workers=workers,
+        yield None
+        return
+    pool = ProcessPoolExecutor(max_workers=workers,
                                mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def map_tiles(pool: Executor | None, work: TileWork, tiles: Sequence[Tile],

@@ -12,9 +12,6 @@ Call :func:`vectorize` with a :class:`VectorizeOptions`; it returns a
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from concurrent.futures import Executor
 from pathlib import Path
 
 import rasterio
@@ -32,26 +29,11 @@ from unet_gis.vector.measure import georef_of
 from unet_gis.vector.network import CenterlineNetwork
 from unet_gis.vector.options import VectorizeOptions, VectorSummary
 from unet_gis.vector.polygons import Pieces, SeamMerger
-from unet_gis.vector.tiles import TileResult, TileWork, map_tiles, open_pool, worker_count
+from unet_gis.vector.tiles import TileResult, TileWork, map_tiles, tile_pool, worker_count
 
 #: Holes in the road mask smaller than this are filled before skeletonizing (cars, noise),
 #: so they do not turn into little loops in the centerlines.
 CENTERLINE_HOLE_M2 = 50.0
-
-
-@contextlib.contextmanager
-def _pool(workers: int) -> Iterator[Executor | None]:
-    """Worker processes for the tiles (none for one worker), stopped on the way out;
-    on an error or cancel, tiles not started yet are dropped."""
-    pool = open_pool(workers)
-    try:
-        yield pool
-    except BaseException:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    if pool is not None:
-        pool.shutdown(wait=True)
 
 
 def _select(info: ProbabilityInfo, options: VectorizeOptions) -> dict[str, float]:
@@ -104,7 +86,7 @@ def vectorize(prob_path: str | Path, out_path: str | Path,
             dataset.width, dataset.height, options.window) + 1, progress)
         workers = worker_count(options.workers, dataset.width * dataset.height)
         with LayerStore(out_path, fmt, builder.schemas(), options.overwrite,
-                        (prob_path,)) as store, _pool(workers) as pool:
+                        (prob_path,)) as store, tile_pool(workers) as pool:
             for strip, seam_row in iter_strips(dataset.width, dataset.height,
                                                options.window, options.margin):
                 check(cancel)
@@ -116,12 +98,7 @@ def vectorize(prob_path: str | Path, out_path: str | Path,
                 for tile, result in zip(strip, map_tiles(pool, work, strip, blocks),
                                         strict=True):
                     check(cancel)
-                    for name, pieces in result.whole.items():
-                        found.whole[name].extend(pieces)
-                    for name, pieces in result.cut.items():
-                        found.cut[name].extend(pieces)
-                    for name, lines in result.lines.items():
-                        found.lines[name].extend(lines)
+                    found.extend(result)
                     reporter.advance(pixels=tile.pixels)
                 for name in thresholds:
                     builder.polygons(store, name, *found.whole[name].arrays())
