@@ -222,9 +222,14 @@ def test_export_writes_files_and_adds_them_as_layers(
     assert summary.vehicles > 0 and summary.road_area_m2 > 0
     vectors = [lr for lr in window.stack if isinstance(lr, VectorLayer)]
     assert {v.layer for v in vectors} == names
+    roads = next(v for v in vectors if v.layer == "roads")
+    panel = window.layers_panel  # selected before the layer is loaded: updated after
+    panel.list.setCurrentRow([lr.id for lr in panel.stack][::-1].index(roads.id))
+    assert panel.current() is roads and roads.features == 0
     qtbot.waitUntil(window.canvas.frame_ready, timeout=10_000)
     assert all(v.features > 0 and v.problem is None for v in vectors if v.layer == "roads")
     assert "vehicles" in window.export_panel.detail.text()
+    qtbot.waitUntil(lambda: f"{roads.features} features Polygon" in panel.info.text())
 
 
 def test_big_raster_without_overviews_gets_them_in_the_background(

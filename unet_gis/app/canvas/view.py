@@ -7,7 +7,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QImage,
@@ -267,6 +267,12 @@ class MapCanvas(QWidget):
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
         painter.drawImage(self._screen_rect(preview.grid.bounds), state.image)
 
+    def _announce_loaded(self, layer: VectorLayer) -> None:
+        """Tell the stack's listeners (the layers panel shows the feature count) that a
+        vector layer is loaded; called after the paint that loaded it."""
+        if layer in self.stack:
+            self.stack.update(layer, features=layer.features)
+
     def _draw_vector(self, painter: QPainter, layer: VectorLayer) -> int:
         crs = self.stack.crs
         key = ("vec", layer.id, crs.to_wkt() if crs is not None else None)
@@ -277,6 +283,7 @@ class MapCanvas(QWidget):
         if layer.extent is None and data.extent is not None:
             layer.extent, layer.features = data.extent, data.features
             layer.geometry_type = data.geometry_type
+            QTimer.singleShot(0, lambda: self._announce_loaded(layer))
         if data.extent is not None and not intersects(data.extent, self._view.bounds):
             return 0
         v = self._view
