@@ -178,3 +178,21 @@ def test_cancel_with_worker_processes_leaves_nothing(make_raster: MakeRaster) ->
         vectorize(prob, prob.with_name("out.shp"), VectorizeOptions(window=64, workers=2),
                   progress=lambda _: token.cancel(), cancel=token)
     assert os.listdir(prob.parent) == [prob.name]
+
+
+def test_a_junction_keeps_its_degree_when_one_edge_has_left() -> None:
+    """Edges handed out leave the graph, but the junction they end at stays a junction:
+    the two edges still there are not joined through it."""
+    from unet_gis.vector.road_graph import RoadGraph
+
+    graph = RoadGraph()
+    graph.add(np.array([[0.0, 10.0], [50.0, 10.0]]))  # finished, above the seam
+    graph.add(np.array([[50.0, 10.0], [50.0, 200.0]]))  # both go on below
+    graph.add(np.array([[50.0, 10.0], [100.0, 200.0]]))
+    graph.frozen_from = 150.0
+    lines, _, _ = graph.take_settled(100.0, min_px=0.0, simplify_px=0.0)
+    assert len(lines) == 1 and graph.degree((50.0, 10.0)) == 3
+    graph.merge_degree2()
+    assert len(graph.coords) == 2  # not joined at the junction
+    assert all(tuple(coords[0]) == (50.0, 10.0) or tuple(coords[-1]) == (50.0, 10.0)
+               for coords in graph.coords.values())

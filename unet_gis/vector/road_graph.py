@@ -81,10 +81,13 @@ class RoadGraph:
         return list(self._ends)
 
     def merge_degree2(self) -> None:
-        """Join the two edges at every node of degree 2 into one (loops stay loops)."""
+        """Join the two edges at every node of degree 2 into one (loops stay loops).
+
+        A node where edges already handed out end (an anchor) is a junction for good.
+        """
         for node in self.nodes():
             edges = self._ends.get(node, [])
-            if len(edges) != 2 or edges[0] == edges[1]:
+            if len(edges) != 2 or edges[0] == edges[1] or node in self.anchors:
                 continue
             a, b = edges
             ca, cb = self.coords[a], self.coords[b]
