@@ -82,36 +82,39 @@ def iter_strips(width: int, height: int, size: int,
         yield strip, None
 
 
+def batched(tiles: Sequence[Tile], size: int) -> Iterator[Sequence[Tile]]:
+    """``tiles`` in consecutive runs of at most ``size``."""
+    for start in range(0, len(tiles), size):
+        yield tiles[start:start + size]
+
+
 def tile_count(width: int, height: int, size: int) -> int:
     return (-(-width // size)) * (-(-height // size))
 
 
-def read_strip(dataset: DatasetReader, bands: Sequence[int],
-               strip: Sequence[Tile]) -> ByteArray:
-    """Probabilities of a strip of tiles with their margins, 0 outside the raster and at
-    nodata: ``(len(bands), h + 2m, width + 2m)``, column 0 being pixel column ``-m``.
+def read_tiles(dataset: DatasetReader, bands: Sequence[int],
+               tiles: Sequence[Tile]) -> list[ByteArray]:
+    """The ``(len(bands), h + 2m, w + 2m)`` probabilities of tiles side by side in one
+    strip, 0 outside the raster and at nodata.
 
-    One read per strip decodes each block about once (tiles side by side share their
-    margins); :func:`tile_view` cuts a tile's array out of it.
+    One read covers them all, so blocks under the margins they share are decoded once;
+    the arrays returned are views into it.
     """
-    first = strip[0]
+    first, last = tiles[0], tiles[-1]
     m = first.margin
     h = int(first.core.height) + 2 * m
-    w = dataset.width + 2 * m
+    col0 = first.col0
+    w = int(last.core.col_off + last.core.width) + m - col0
     out = np.zeros((len(bands), h, w), dtype=np.uint8)
     r0, r1 = max(first.row0, 0), min(first.row0 + h, dataset.height)
-    window = Window(0, r0, dataset.width, r1 - r0)
-    rows, cols = slice(r0 - first.row0, r1 - first.row0), slice(m, m + dataset.width)
+    c0, c1 = max(col0, 0), min(col0 + w, dataset.width)
+    window = Window(c0, r0, c1 - c0, r1 - r0)
+    rows, cols = slice(r0 - first.row0, r1 - first.row0), slice(c0 - col0, c1 - col0)
     out[:, rows, cols] = dataset.read(list(bands), window=window)
     if MaskFlags.all_valid not in dataset.mask_flag_enums[0]:
         out[:, rows, cols] *= dataset.read_masks(1, window=window) > 0
-    return out
-
-
-def tile_view(strip: ByteArray, tile: Tile) -> ByteArray:
-    """The ``(bands, h + 2m, w + 2m)`` array of ``tile`` inside its strip's array."""
-    start = int(tile.core.col_off)
-    return strip[:, :, start:start + int(tile.core.width) + 2 * tile.margin]
+    return [out[:, :, tile.col0 - col0:tile.col0 - col0 + int(tile.core.width) + 2 * m]
+            for tile in tiles]
 
 
 def threshold(probabilities: ByteArray, value: float) -> BoolArray:

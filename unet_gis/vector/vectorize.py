@@ -24,13 +24,16 @@ from unet_gis.vector.centerlines import LinePieces
 from unet_gis.vector.export import MASK_FORMAT, LayerStore, resolve_format
 from unet_gis.vector.layers import INSTANCE_CLASSES, LINEAR_CLASSES, LayerBuilder
 from unet_gis.vector.mask_raster import write_class_mask
-from unet_gis.vector.masks import iter_strips, read_strip, tile_count, tile_view
+from unet_gis.vector.masks import batched, iter_strips, read_tiles, tile_count
 from unet_gis.vector.measure import georef_of
 from unet_gis.vector.network import CenterlineNetwork
 from unet_gis.vector.options import VectorizeOptions, VectorSummary
 from unet_gis.vector.polygons import Pieces, SeamMerger
 from unet_gis.vector.tiles import TileResult, TileWork, map_tiles, tile_pool, worker_count
 
+#: Tiles read at once per worker: enough to keep the workers busy, few enough that memory
+#: does not grow with the raster's width.
+TILES_PER_READ = 4
 #: Holes in the road mask smaller than this are filled before skeletonizing (cars, noise),
 #: so they do not turn into little loops in the centerlines.
 CENTERLINE_HOLE_M2 = 50.0
@@ -54,8 +57,9 @@ def vectorize(prob_path: str | Path, out_path: str | Path,
               cancel: CancelToken | None = None) -> VectorSummary:
     """Extract vector layers (or a class-id mask for ``.tif``) from a probability raster.
 
-    The raster is read one strip of tiles at a time; features are written as soon as they
-    are whole, so memory holds a strip and the features crossing its lower seam only.
+    The raster is read one strip of tiles at a time, a few tiles per read; features are
+    written as soon as they are whole, so memory holds those tiles and the features
+    crossing the strip's lower seam only.
     """
     options = options or VectorizeOptions()
     prob_path, out_path = Path(prob_path), Path(out_path)
@@ -89,17 +93,17 @@ def vectorize(prob_path: str | Path, out_path: str | Path,
                         (prob_path,)) as store, tile_pool(workers) as pool:
             for strip, seam_row in iter_strips(dataset.width, dataset.height,
                                                options.window, options.margin):
-                check(cancel)
-                probabilities = read_strip(dataset, bands, strip)
                 found = TileResult({n: Pieces() for n in thresholds},
                                    {n: Pieces() for n in seams},
                                    {n: LinePieces() for n in networks})
-                blocks = [tile_view(probabilities, tile) for tile in strip]
-                for tile, result in zip(strip, map_tiles(pool, work, strip, blocks),
-                                        strict=True):
+                for batch in batched(strip, TILES_PER_READ * max(workers, 1)):
                     check(cancel)
-                    found.extend(result)
-                    reporter.advance(pixels=tile.pixels)
+                    blocks = read_tiles(dataset, bands, batch)
+                    for tile, result in zip(batch, map_tiles(pool, work, batch, blocks),
+                                            strict=True):
+                        check(cancel)
+                        found.extend(result)
+                        reporter.advance(pixels=tile.pixels)
                 for name in thresholds:
                     builder.polygons(store, name, *found.whole[name].arrays())
                     if name in seams:
