@@ -10,7 +10,7 @@
 # bundled: the CPU wheel by default (see packaging/README.md for a CUDA build).
 # Smoke tests run the bundled executable from a temporary folder with a minimal
 # environment (and hostile GDAL_DATA/PROJ_DATA values): --version, info, predict,
-# vectorize and `gui SAMPLE --run --screenshot` offscreen. The bundled trained model is
+# vectorize (with worker processes) and `gui SAMPLE --run --screenshot` offscreen. The bundled trained model is
 # used when resources/models/ has it; otherwise a small random model is made for the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -98,8 +98,8 @@ with rasterio.open(sys.argv[1]) as ds:
     print(f"predict OK: {sys.argv[1]}: {ds.count} x {ds.dtypes[0]}, {ds.width}x{ds.height}, {ds.crs}")
 PY
 
-say "vectorize (pyogrio's GDAL/PROJ)"
-bundled vectorize "$PROB" -o out/vectors.gpkg --format gpkg --quiet
+say "vectorize (pyogrio's GDAL/PROJ; two worker processes re-entering the executable)"
+bundled vectorize "$PROB" -o out/vectors.gpkg --format gpkg --quiet --workers 2
 "$PYTHON" - out/vectors.gpkg <<'PY'
 import sys, pyogrio
 layers = pyogrio.list_layers(sys.argv[1])
