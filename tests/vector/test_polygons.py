@@ -33,17 +33,23 @@ def test_three_blobs_give_three_polygons_with_their_areas(make_raster: MakeRaste
     assert roads["score"].to_numpy() == pytest.approx([0.902, 0.902, 0.8], abs=0.002)
 
 
-def test_touching_vehicles_are_split_and_stay_edge_matched(make_raster: MakeRaster) -> None:
-    vehicle = np.zeros((60, 60))
-    bar(vehicle, 10, 18, 10, 26)  # 8 x 16 px cars, touching along 6 px
-    bar(vehicle, 18, 26, 20, 36)
-    summary, layers = run(make_raster(np.zeros_like(vehicle), vehicle), simplify_m=0.3)
+@pytest.mark.parametrize("window", [64, 1024])
+def test_touching_vehicles_are_split_and_stay_edge_matched(make_raster: MakeRaster,
+                                                           window: int) -> None:
+    """Also when the two cars are kept by different strips of 64 px windows."""
+    vehicle = np.zeros((120, 120))
+    bar(vehicle, 55, 64, 10, 27)  # 9 x 17 px cars with a staircase end, touching along
+    vehicle[55, 26] = 0  # 6 px across the seam at row 64
+    bar(vehicle, 64, 72, 21, 37)
+    vehicle[71, 21] = 0
+    summary, layers = run(make_raster(np.zeros_like(vehicle), vehicle), window=window,
+                          simplify_m=0.3)
     cars = layers["vehicles"]
     assert summary.vehicles == 2 and len(cars) == 2
     a, b = cars.geometry
     assert shapely.intersection(a, b).area == pytest.approx(0, abs=1e-12)
     assert shapely.intersection(a, b).length > 0  # still share their edge
-    assert in_metres(cars).area.sum() == pytest.approx(2 * 128 * GSD**2, rel=0.02)
+    assert in_metres(cars).area.sum() == pytest.approx((153 + 128 - 2) * GSD**2, rel=0.02)
     assert cars.is_valid.all()
 
 
