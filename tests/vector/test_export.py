@@ -161,6 +161,9 @@ def test_pixel_space_raster_is_measured_in_pixels(tmp_path: Path) -> None:
     summary = vectorize(prob, tmp_path / "out.gpkg", VectorizeOptions(centerlines=False))
     assert summary.pixel_units and "pixel" in summary.messages[0]
     assert summary.road_area_m2 == pytest.approx(2000, rel=0.01)
+    # at y = -row, where the app and QGIS draw a raster that is not georeferenced
+    roads = gpd.read_file(tmp_path / "out.gpkg", layer="roads")
+    assert tuple(roads.total_bounds) == pytest.approx((0, -30, 100, -10))
     assert "px" in summary.line()
     with pytest.raises(UserError, match="GeoJSON"):
         vectorize(prob, tmp_path / "out.geojson")

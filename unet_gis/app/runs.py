@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QWidget
 
 from unet_gis.app import messages
 from unet_gis.app.canvas.render import PreviewRaster
-from unet_gis.app.canvas.sources import RasterSource, display_transform
+from unet_gis.app.canvas.sources import RasterSource
 from unet_gis.app.jobs import (
     OutputGrid,
     RunRequest,
@@ -30,6 +30,7 @@ from unet_gis.app.layers.model import LayerStack, ResultLayer
 from unet_gis.app.progress_panel import ProgressPanel
 from unet_gis.app.workers import JobContext, JobRunner
 from unet_gis.errors import UserError
+from unet_gis.raster.io import north_up_transform
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ class RunController(QObject):
                 model = models[request.model] = load_model(request)
             grid = plan_output(request, model)
             preview = PreviewRaster(grid.width, grid.height,
-                                    display_transform(grid.crs, grid.transform), grid.crs,
+                                    north_up_transform(grid.crs, grid.transform), grid.crs,
                                     len(grid.classes))
             ctx.info((grid, preview))
 

@@ -209,3 +209,12 @@ def _percentiles(dataset: DatasetReader, bands: BandChoice, low_pct: float,
         lows.append(lo)
         highs.append(hi if hi > lo else lo + 1.0)
     return np.asarray(lows), np.asarray(highs)
+
+
+def north_up_transform(crs: CRS | None, transform: Affine) -> Affine:
+    """The transform to draw or trace a raster with: rasters without a CRS whose rows grow
+    downward (GDAL's identity for images that are not georeferenced) go to y = -row, so
+    they read north up, as QGIS shows them too."""
+    if crs is None and transform.e > 0:
+        return Affine.scale(1.0, -1.0) * transform
+    return transform

@@ -26,6 +26,8 @@ from pyproj.database import query_utm_crs_info
 from rasterio.crs import CRS
 from rasterio.io import DatasetReader
 
+from unet_gis.raster.io import north_up_transform
+
 GeomArray = NDArray[np.object_]
 
 
@@ -92,8 +94,8 @@ def metric_crs_for(crs: CRS, lonlat_centre: tuple[float, float]) -> ProjCRS:
 def georef_of(dataset: DatasetReader, pixel_space: bool) -> Georef:
     """The :class:`Georef` of an open raster (pixel space when it has no CRS)."""
     transform = dataset.transform
-    if pixel_space or dataset.crs is None:
-        return Georef(transform, None, None, 1.0)
+    if pixel_space or dataset.crs is None:  # y = -row, where the app and QGIS draw it
+        return Georef(north_up_transform(None, transform), None, None, 1.0)
     crs = dataset.crs
     proj = ProjCRS.from_user_input(crs.to_wkt())
     col, row = dataset.width / 2, dataset.height / 2

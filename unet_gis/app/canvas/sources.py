@@ -28,7 +28,7 @@ from rasterio.transform import Affine
 from rasterio.windows import Window
 
 from unet_gis.app.geo import Bounds
-from unet_gis.raster.io import open_raster
+from unet_gis.raster.io import north_up_transform, open_raster
 
 TILE = 256
 _uids = itertools.count(1)
@@ -89,14 +89,6 @@ class DisplayGrid:
 
     def window_bounds(self, window: Window) -> Bounds:
         return rasterio.windows.bounds(window, self.transform)
-
-
-def display_transform(crs: CRS | None, transform: Affine) -> Affine:
-    """North up on screen: rasters without a CRS whose rows grow downward (the usual
-    pixel-space identity) are drawn at y = -row."""
-    if crs is None and transform.e > 0:
-        return Affine.scale(1.0, -1.0) * transform
-    return transform
 
 
 class HandlePool:
@@ -160,7 +152,7 @@ class RasterSource:
             self.descriptions = tuple(ds.descriptions)
             self.colormap = _colormap(ds)
         self.native_transform: Affine = self.transform
-        self.transform = display_transform(self.crs, self.transform)
+        self.transform = north_up_transform(self.crs, self.transform)
         self.view_crs: CRS | None = self.crs
         self.warped = False
         self.display = DisplayGrid(self.width, self.height, self.transform)
