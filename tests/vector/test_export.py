@@ -183,3 +183,12 @@ def test_class_mask_geotiff_paints_vehicles_over_roads(tmp_path: Path) -> None:
         assert mask.nodata == 255
     assert ids[114, 58] == 2 and ids[105, 10] == 1 and ids[0, 0] == 0 and ids[120, 550] == 255
     assert summary.features == {"vehicle_pixels": 128, "road_pixels": 500 * 40 - 128}
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "shp"])
+def test_format_flag_names_files_without_an_extension(tmp_path: Path, fmt: str) -> None:
+    prob = write_probabilities(tmp_path / "p.tif", bar(np.zeros((50, 50)), 10, 30, 5, 45))
+    summary = vectorize(prob, tmp_path / "out", VectorizeOptions(format=fmt))
+    suffix = f".{fmt}"
+    assert summary.outputs and all(p.suffix == suffix and p.exists() for p in summary.outputs)
+    assert len(gpd.read_file(summary.outputs[0], layer="roads" if fmt == "gpkg" else None))

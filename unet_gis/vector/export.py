@@ -110,7 +110,8 @@ class LayerStore:
         check_outputs(path, fmt, list(self.schemas), overwrite, inputs)
         self.folder = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".tmp",
                                             dir=path.parent))
-        self.staging = self.folder / (path.name if fmt == "gpkg" else "staging.gpkg")
+        gpkg_target = next(iter(self.targets.values())).name
+        self.staging = self.folder / (gpkg_target if fmt == "gpkg" else "staging.gpkg")
         try:
             for schema in schemas:
                 self._write(schema.template, schema, append=False)
