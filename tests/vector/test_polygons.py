@@ -53,6 +53,26 @@ def test_touching_vehicles_are_split_and_stay_edge_matched(make_raster: MakeRast
     assert cars.is_valid.all()
 
 
+def test_cars_split_on_a_slant_stay_edge_matched_across_strips(make_raster: MakeRaster) -> None:
+    """Two overlapping round blobs split along a staircase, kept by windows of different
+    strips (seam at row 64): the same polygons as with one window, sharing their edge."""
+    rr, cc = np.indices((128, 128)) + 0.5
+    vehicle = np.zeros((128, 128))
+    for row, col in ((58.5, 56.5), (69.5, 67.5)):
+        vehicle[np.hypot(rr - row, cc - col) <= 8.2] = 0.9
+    prob = make_raster(np.zeros_like(vehicle), vehicle)
+    _, tiled = run(prob, window=64, centerlines=False, simplify_m=0.3)
+    _, whole = run(prob, window=1024, centerlines=False, simplify_m=0.3)
+    assert len(tiled["vehicles"]) == len(whole["vehicles"]) == 2
+    a, b = tiled["vehicles"].geometry
+    assert shapely.intersection(a, b).area == pytest.approx(0, abs=1e-12)
+    shared = shapely.intersection(a, b).length
+    assert shared > 0 and shared == pytest.approx(
+        shapely.intersection(*whole["vehicles"].geometry).length)
+    assert shapely.equals_exact(shapely.union_all(tiled["vehicles"].geometry),
+                                shapely.union_all(whole["vehicles"].geometry), 1e-9)
+
+
 def test_vehicle_points_are_centroids(make_raster: MakeRaster) -> None:
     vehicle = np.zeros((60, 60))
     bar(vehicle, 10, 18, 10, 26)

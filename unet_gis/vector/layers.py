@@ -97,10 +97,10 @@ class LayerBuilder:
         """Clean, measure and write a batch of whole polygons of class ``cls``."""
         if len(geoms) == 0:
             return
-        px = self.georef.px
+        # instances arrive simplified, per component (see polygons.instance_pieces)
+        simplify_px = 0.0 if cls in INSTANCE_CLASSES else self.georef.px(self.options.simplify_m)
         geoms, scores = clean_polygons(geoms, _scores(sums, counts),
-                                       self.georef.px2(self.options.min_area_m2),
-                                       px(self.options.simplify_m))
+                                       self.georef.px2(self.options.min_area_m2), simplify_px)
         check(self.cancel)
         area = shapely.area(self.georef.to_metric(self.georef.to_map(geoms)))
         columns = {"area_m2": np.round(area, 2), "score": np.round(scores, 3)}

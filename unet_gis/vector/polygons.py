@@ -166,13 +166,26 @@ def _reaches(box: tuple[slice, slice], rows: slice, cols: slice) -> bool:
                 or box[1].stop <= cols.start or box[1].start >= cols.stop)
 
 
+def _simplify_together(parts: GeomArray, simplify_px: float) -> GeomArray:
+    """Simplify the instances split from one component so that they stay edge-matched."""
+    if simplify_px <= 0:
+        return parts
+    if len(parts) > 1 and shapely.coverage_is_valid(shapely.GeometryCollection(list(parts))):
+        return np.asarray(shapely.coverage_simplify(parts, simplify_px), dtype=object)
+    return np.asarray(shapely.simplify(parts, simplify_px, preserve_topology=True),
+                      dtype=object)
+
+
 def instance_pieces(mask: BoolArray, prob: ByteArray, tile: Tile, out: Pieces,
-                    min_px: float = 0.0) -> None:
+                    min_px: float = 0.0, simplify_px: float = 0.0) -> None:
     """Split touching instances on the whole tile; keep those centred in the core.
 
     Work is per connected component, on its bounding box, so it is proportional to the
     objects, not to the tile.  Components whose bounding box is smaller than ``min_px``
-    (speckle) are skipped.
+    (speckle) are skipped.  The instances of a component are simplified together by
+    ``simplify_px``: a neighbouring tile that keeps another instance of the same component
+    sees the same component and simplifies it the same way, so touching instances stay
+    edge-matched even when different tiles keep them.
     """
     rows, cols = tile.core_slices
     if not mask[rows, cols].any():
@@ -193,13 +206,11 @@ def instance_pieces(mask: BoolArray, prob: ByteArray, tile: Tile, out: Pieces,
                 & (col_c + 0.5 >= cols.start) & (col_c + 0.5 < cols.stop))
         if not keep.any():
             continue
-        new_id = np.zeros(n + 1, dtype=np.int32)
-        new_id[1:][keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
         values = prob[box][rr, cc].astype(np.float64)
         sums = np.bincount(part, weights=values, minlength=n + 1)[1:] / 255.0
-        out.add(_polygonise(new_id[parts], tile.row0 + box[0].start,
-                            tile.col0 + box[1].start, int(keep.sum())),
-                sums[keep], size[keep])
+        geoms = _simplify_together(_polygonise(parts, tile.row0 + box[0].start,
+                                               tile.col0 + box[1].start, n), simplify_px)
+        out.add(geoms[keep], sums[keep], size[keep])
 
 
 def _shared_edges(geoms: GeomArray) -> tuple[NDArray[np.intp], NDArray[np.intp]]:

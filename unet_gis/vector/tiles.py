@@ -63,7 +63,7 @@ def process_tile(work: TileWork, tile: Tile, block: ByteArray) -> TileResult:
         mask = threshold(prob, value)
         whole = result.whole[name] = Pieces()
         if name in work.instances:
-            instance_pieces(mask, prob, tile, whole, work.min_px)
+            instance_pieces(mask, prob, tile, whole, work.min_px, work.simplify_px)
         else:
             cut = result.cut[name] = Pieces()
             region_pieces(mask, prob, tile, whole, cut, work.min_px, work.simplify_px)
