@@ -97,10 +97,12 @@ class LayerBuilder:
         """Clean, measure and write a batch of whole polygons of class ``cls``."""
         if len(geoms) == 0:
             return
-        # instances arrive simplified, per component (see polygons.instance_pieces)
-        simplify_px = 0.0 if cls in INSTANCE_CLASSES else self.georef.px(self.options.simplify_m)
-        geoms, scores = clean_polygons(geoms, _scores(sums, counts),
-                                       self.georef.px2(self.options.min_area_m2), simplify_px)
+        # instances arrive cleaned and simplified per component (polygons.instance_pieces)
+        instances = cls in INSTANCE_CLASSES
+        geoms, scores = clean_polygons(
+            geoms, _scores(sums, counts),
+            0.0 if instances else self.georef.px2(self.options.min_area_m2),
+            0.0 if instances else self.georef.px(self.options.simplify_m))
         check(self.cancel)
         area = shapely.area(self.georef.to_metric(self.georef.to_map(geoms)))
         columns = {"area_m2": np.round(area, 2), "score": np.round(scores, 3)}

@@ -170,7 +170,7 @@ def _simplify_together(parts: GeomArray, simplify_px: float) -> GeomArray:
     """Simplify the instances split from one component so that they stay edge-matched."""
     if simplify_px <= 0:
         return parts
-    if len(parts) > 1 and shapely.coverage_is_valid(shapely.GeometryCollection(list(parts))):
+    if len(parts) == 1 or shapely.coverage_is_valid(shapely.GeometryCollection(list(parts))):
         return np.asarray(shapely.coverage_simplify(parts, simplify_px), dtype=object)
     return np.asarray(shapely.simplify(parts, simplify_px, preserve_topology=True),
                       dtype=object)
@@ -182,10 +182,12 @@ def instance_pieces(mask: BoolArray, prob: ByteArray, tile: Tile, out: Pieces,
 
     Work is per connected component, on its bounding box, so it is proportional to the
     objects, not to the tile.  Components whose bounding box is smaller than ``min_px``
-    (speckle) are skipped.  The instances of a component are simplified together by
-    ``simplify_px``: a neighbouring tile that keeps another instance of the same component
-    sees the same component and simplifies it the same way, so touching instances stay
-    edge-matched even when different tiles keep them.
+    (speckle) are skipped.  Instances get the clean-up of :func:`clean_polygons` here,
+    per component: holes smaller than ``min_px`` filled, instances smaller than it
+    dropped, then the instances of a component simplified together by ``simplify_px``.
+    A neighbouring tile that keeps another instance of the same component sees the same
+    component and cleans it the same way, so touching instances stay edge-matched even
+    when different tiles keep them.
     """
     rows, cols = tile.core_slices
     if not mask[rows, cols].any():
@@ -206,10 +208,15 @@ def instance_pieces(mask: BoolArray, prob: ByteArray, tile: Tile, out: Pieces,
                 & (col_c + 0.5 >= cols.start) & (col_c + 0.5 < cols.stop))
         if not keep.any():
             continue
+        geoms = _without_small_holes(_polygonise(parts, tile.row0 + box[0].start,
+                                                 tile.col0 + box[1].start, n), min_px)
+        big = shapely.area(geoms) >= max(min_px, 1e-9)
+        keep &= big
+        if not keep.any():
+            continue
+        geoms[big] = _simplify_together(geoms[big], simplify_px)
         values = prob[box][rr, cc].astype(np.float64)
         sums = np.bincount(part, weights=values, minlength=n + 1)[1:] / 255.0
-        geoms = _simplify_together(_polygonise(parts, tile.row0 + box[0].start,
-                                               tile.col0 + box[1].start, n), simplify_px)
         out.add(geoms[keep], sums[keep], size[keep])
 
 
@@ -298,6 +305,17 @@ def _fill_holes(geom: shapely.Geometry, max_area: float) -> shapely.Geometry:
     return shapely.Polygon(geom.exterior, holes)
 
 
+def _without_small_holes(geoms: GeomArray, max_area: float) -> GeomArray:
+    """``geoms`` with the holes smaller than ``max_area`` filled."""
+    holed = shapely.get_num_interior_rings(geoms) > 0
+    if max_area <= 0 or not holed.any():
+        return geoms
+    geoms = geoms.copy()
+    for i in np.flatnonzero(holed):
+        geoms[i] = _fill_holes(geoms[i], max_area)
+    return geoms
+
+
 def clean_polygons(geoms: GeomArray, scores: FloatArray, min_area_px: float,
                    simplify_px: float) -> tuple[GeomArray, FloatArray]:
     """Fill small holes, drop specks, simplify edge-matched, keep valid polygons only.
@@ -308,11 +326,7 @@ def clean_polygons(geoms: GeomArray, scores: FloatArray, min_area_px: float,
     """
     if len(geoms) == 0:
         return geoms, scores
-    holed = shapely.get_num_interior_rings(geoms) > 0
-    if min_area_px > 0 and holed.any():
-        geoms = geoms.copy()
-        for i in np.flatnonzero(holed):
-            geoms[i] = _fill_holes(geoms[i], min_area_px)
+    geoms = _without_small_holes(geoms, min_area_px)
     big = shapely.area(geoms) >= max(min_area_px, 1e-9)
     geoms, scores = geoms[big], scores[big]
     if simplify_px > 0 and len(geoms):
