@@ -25,8 +25,8 @@ from scipy import ndimage
 from skimage.morphology import skeletonize
 
 from unet_gis.vector.masks import BoolArray, ByteArray, Tile, fill_small_holes
+from unet_gis.vector.measure import FloatArray
 
-FloatArray = NDArray[np.float64]
 Node = tuple[float, float]
 
 #: 8-neighbour steps visited once each: right, down, down-right, down-left.

@@ -17,9 +17,9 @@ import shapely
 
 from unet_gis.inference.progress import CancelToken, check
 from unet_gis.vector.export import LayerSchema, LayerStore
-from unet_gis.vector.measure import GeomArray, Georef
+from unet_gis.vector.measure import FloatArray, GeomArray, Georef
 from unet_gis.vector.options import VectorizeOptions, VectorSummary
-from unet_gis.vector.polygons import FloatArray, clean_polygons
+from unet_gis.vector.polygons import clean_polygons
 
 if TYPE_CHECKING:
     import geopandas as gpd

@@ -29,6 +29,7 @@ from rasterio.io import DatasetReader
 from unet_gis.raster.io import north_up_transform
 
 GeomArray = NDArray[np.object_]
+FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)

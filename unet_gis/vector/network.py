@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from unet_gis.vector.centerlines import LinePieces
-from unet_gis.vector.measure import GeomArray
-from unet_gis.vector.road_graph import FloatArray, Node, RoadGraph
+from unet_gis.vector.measure import FloatArray, GeomArray
+from unet_gis.vector.road_graph import Node, RoadGraph
 
 #: Tile skeletons may differ by a pixel at a seam; ends this close are joined first.
 SEAM_SNAP_PX = 2.0
@@ -53,7 +53,6 @@ class CenterlineNetwork:
         is read, which hands out everything that is left.
         """
         graph = self.graph
-        last = seam_row is None
         graph.frozen_from = np.inf if seam_row is None else seam_row - self.lag
         graph.merge_degree2()
         graph.bridge_gaps(SEAM_SNAP_PX)
@@ -63,7 +62,7 @@ class CenterlineNetwork:
         graph.extend_dead_ends(self.half_width)
         graph.bridge_gaps(self.gap_px)
         graph.drop_short_components(self.min_length_px)
-        settled_above = np.inf if last else graph.frozen_from - self.lag
+        settled_above = graph.frozen_from - self.lag  # inf after the last strip
         lines = graph.take_settled(settled_above, self.min_length_px, self.simplify_px)
         self.half_width = {node: width for node, width in self.half_width.items()
                            if node in graph}

@@ -28,10 +28,8 @@ from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
 from unet_gis.vector.masks import BoolArray, ByteArray, Tile
-from unet_gis.vector.measure import GeomArray
+from unet_gis.vector.measure import FloatArray, GeomArray
 from unet_gis.vector.seam_simplify import simplify_off_seams
-
-FloatArray = NDArray[np.float64]
 
 #: Height (in pixels of distance to the background) a ridge between two touching
 #: instances must drop by for them to be split; one pixel ignores staircase noise.
@@ -167,7 +165,8 @@ def _reaches(box: tuple[slice, slice], rows: slice, cols: slice) -> bool:
 
 
 def _simplify_together(parts: GeomArray, simplify_px: float) -> GeomArray:
-    """Simplify the instances split from one component so that they stay edge-matched."""
+    """Simplify polygons so that those sharing an edge still share it (a coverage
+    simplification), or one by one when they do not form a valid coverage."""
     if simplify_px <= 0:
         return parts
     if len(parts) == 1 or shapely.coverage_is_valid(shapely.GeometryCollection(list(parts))):
@@ -329,11 +328,8 @@ def clean_polygons(geoms: GeomArray, scores: FloatArray, min_area_px: float,
     geoms = _without_small_holes(geoms, min_area_px)
     big = shapely.area(geoms) >= max(min_area_px, 1e-9)
     geoms, scores = geoms[big], scores[big]
-    if simplify_px > 0 and len(geoms):
-        if shapely.coverage_is_valid(shapely.GeometryCollection(list(geoms))):
-            geoms = shapely.coverage_simplify(geoms, simplify_px)
-        else:
-            geoms = shapely.simplify(geoms, simplify_px, preserve_topology=True)
+    if len(geoms):
+        geoms = _simplify_together(geoms, simplify_px)
     bad = ~shapely.is_valid(geoms)
     if bad.any():
         geoms = geoms.copy()

@@ -19,11 +19,9 @@ from collections import defaultdict
 
 import numpy as np
 import shapely
-from numpy.typing import NDArray
 
-from unet_gis.vector.measure import GeomArray
+from unet_gis.vector.measure import FloatArray, GeomArray
 
-FloatArray = NDArray[np.float64]
 Node = tuple[float, float]
 
 

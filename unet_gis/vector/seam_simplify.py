@@ -15,12 +15,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import shapely
-from numpy.typing import NDArray
 
 from unet_gis.vector.masks import Tile
-from unet_gis.vector.measure import GeomArray
-
-FloatArray = NDArray[np.float64]
+from unet_gis.vector.measure import FloatArray, GeomArray
 
 
 def seam_lines(tile: Tile) -> tuple[tuple[float, ...], tuple[float, ...]]:
