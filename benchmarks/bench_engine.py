@@ -1,17 +1,23 @@
-"""Engine throughput against the model's raw forward speed and MONAI, plus peak RSS.
+"""CPU (or GPU) speed: raw forward in each precision, the engine, ONNX Runtime, MONAI, RSS.
 
 Usage::
 
     python benchmarks/bench_engine.py [--size 3072] [--rss-sizes 4096 16384]
+    ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/bench_engine.py   # an ordinary laptop CPU
 
-Prints, measured in one run on the same device:
+Prints, measured in one run on the same device, with the bundled model (``--model``):
 
-1. raw forward throughput on exactly the tiles the engine feeds the model (the limit);
-2. the engine end to end (read, infer, write) and its ratio to (1) — goal >= 0.85;
-3. MONAI ``sliding_window_inference`` (25 % overlap, gaussian blending) on the same model
-   and image, and the engine's speed-up over it;
+1. raw forward throughput on exactly the tiles the engine feeds the model, in fp32
+   contiguous, fp32 channels_last and bf16 channels_last, and ONNX Runtime (CPU execution
+   provider, fp32) when installed (``pip install '.[bench]'``);
+2. the engine end to end (read, infer, write) with ``--precision auto`` and its ratio to
+   the raw forward at the precision it chose — goal >= 0.9;
+3. MONAI ``sliding_window_inference`` (25 % overlap, gaussian blending) on the same model,
+   image and precision, and the engine's speed-up over it — goal >= 1.5;
 4. peak RSS of the engine (each in a fresh process) for the RSS sizes — goal: the largest
    within 10 % of the smallest.
+
+Throughputs count output (raster) pixels, so the halo's extra work is inside every figure.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,48 +39,87 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from common import generate_rgb_geotiff, peak_rss_mib, run_child  # noqa: E402
 
-from unet_gis.inference.device import select_device  # noqa: E402
-from unet_gis.inference.engine import EngineOptions, infer_tiles, predict  # noqa: E402
-from unet_gis.inference.reader import TileData  # noqa: E402
-from unet_gis.model.checkpoint import LoadedModel  # noqa: E402
+from unet_gis.inference.backend import TorchBackend  # noqa: E402
+from unet_gis.inference.device import DeviceChoice, select_device  # noqa: E402
+from unet_gis.inference.engine import EngineOptions, predict  # noqa: E402
+from unet_gis.model.checkpoint import LoadedModel, load_checkpoint  # noqa: E402
 from unet_gis.model.spec import Architecture, default_spec  # noqa: E402
 from unet_gis.model.unet import build_unet  # noqa: E402
+from unet_gis.model.zoo import default_model_path  # noqa: E402
 from unet_gis.raster.grid import tile_windows  # noqa: E402
-from unet_gis.raster.io import build_scaler, choose_bands, open_raster  # noqa: E402
 
 
-def make_model(width: int, tile: int, halo: int) -> LoadedModel:
-    torch.manual_seed(0)
-    spec = default_spec(architecture=Architecture(width, 4, True), tile=tile, halo=halo)
-    return LoadedModel(build_unet(3, 2, spec.architecture).eval(), spec)
+def load_model(path: str | None, width: int | None) -> LoadedModel:
+    """The bundled (or given) model; ``width``: a random U-Net of that width instead."""
+    if width:
+        torch.manual_seed(0)
+        spec = default_spec(architecture=Architecture(width, 4, True))
+        return LoadedModel(build_unet(3, 2, spec.architecture).eval(), spec)
+    return load_checkpoint(path or default_model_path())
 
 
-def raw_forward_seconds(model: LoadedModel, image: Path, batch: int, device: str) -> float:
-    """Time only the model on the same tiles, already in memory."""
-    choice = select_device(device)
-    network = model.network.to(choice.device).to(memory_format=torch.channels_last)
+def engine_tiles(model: LoadedModel, size: int) -> np.ndarray:
+    """As many standardised tiles (random pixels) as the engine runs on a size² raster."""
     spec = model.spec
-    with open_raster(image) as ds:
-        windows = list(tile_windows(rasterio.windows.Window(0, 0, ds.width, ds.height),
-                                    spec.tile, spec.halo))
-        scaler = build_scaler(ds, choose_bands(ds, spec), spec)
+    count = len(list(tile_windows(rasterio.windows.Window(0, 0, size, size), spec.tile,
+                                  spec.halo)))
     rng = np.random.default_rng(0)
-    tile = scaler(rng.integers(0, 256, (3, spec.tile, spec.tile)).astype(np.uint8))
-    tiles = [TileData(w, tile, None) for w in windows]
-    infer_tiles(network, choice, tiles[:batch], batch)  # warm-up
+    tile = rng.normal(0, 1, (count, 3, spec.tile, spec.tile)).astype(np.float32)
+    return tile
+
+
+def time_batches(infer: Callable[[np.ndarray], object], tiles: np.ndarray, batch: int) -> float:
+    infer(tiles[:batch])  # warm-up (kernel selection, first-touch allocations)
     start = time.perf_counter()
     for i in range(0, len(tiles), batch):
-        infer_tiles(network, choice, tiles[i:i + batch], batch)
+        infer(tiles[i:i + batch])
     return time.perf_counter() - start
 
 
-def monai_seconds(model: LoadedModel, image: Path, device: str) -> float | None:
+def raw_forward_seconds(model: LoadedModel, tiles: np.ndarray, batch: int,
+                        device: DeviceChoice, channels_last: bool = True) -> float:
+    """Only the model (through the engine's backend) on the engine's tiles, in memory."""
+    backend = TorchBackend(model.network, device)
+    if not channels_last:
+        backend.network = backend.network.to(memory_format=torch.contiguous_format)
+
+        def contiguous(x: np.ndarray) -> object:
+            with torch.inference_mode(), device.autocast():
+                return backend.network(torch.from_numpy(x).to(device.device))
+        return time_batches(contiguous, tiles, batch)
+    return time_batches(backend.infer, tiles, batch)
+
+
+def onnx_seconds(model: LoadedModel, tiles: np.ndarray, batch: int, threads: int,
+                 workdir: Path) -> float | None:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    path = workdir / "model.onnx"
+    network = model.network.cpu().eval().to(memory_format=torch.contiguous_format)
+    example = torch.from_numpy(tiles[:batch])
+    torch.onnx.export(network, (example,), str(path), dynamo=False, input_names=["x"],
+                      output_names=["logits"], opset_version=17)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def infer(x: np.ndarray) -> object:
+        if x.shape[0] != batch:
+            x = np.concatenate([x, np.zeros((batch - x.shape[0], *x.shape[1:]), x.dtype)])
+        return session.run(None, {"x": x})[0]
+    return time_batches(infer, tiles, batch)
+
+
+def monai_seconds(model: LoadedModel, image: Path, device: DeviceChoice) -> float | None:
     try:
         from monai.inferers import sliding_window_inference
     except ImportError:
         return None
-    choice = select_device(device)
-    network = model.network.to(choice.device).to(memory_format=torch.channels_last)
+    from unet_gis.raster.io import build_scaler, choose_bands, open_raster
+
+    network = model.network.to(device.device).to(memory_format=torch.channels_last)
     spec = model.spec
     start = time.perf_counter()
     with open_raster(image) as ds:  # MONAI needs the whole image in memory
@@ -80,11 +127,11 @@ def monai_seconds(model: LoadedModel, image: Path, device: str) -> float | None:
         scaler = build_scaler(ds, bands, spec)
         data = torch.from_numpy(scaler(ds.read(list(bands.indexes))))[None]
         georef = {"crs": ds.crs, "transform": ds.transform}
-    with torch.inference_mode():
+    with torch.inference_mode(), device.autocast():
         logits = sliding_window_inference(data, roi_size=(spec.tile, spec.tile),
                                           sw_batch_size=2, predictor=network, overlap=0.25,
                                           mode="gaussian")
-    probabilities = (torch.sigmoid(logits) * 255 + 0.5).to(torch.uint8).numpy()[0]
+    probabilities = (torch.sigmoid(logits.float()) * 255 + 0.5).to(torch.uint8).numpy()[0]
     with tempfile.TemporaryDirectory() as tmp, rasterio.open(
             Path(tmp) / "monai.tif", "w", driver="GTiff", width=probabilities.shape[2],
             height=probabilities.shape[1], count=2, dtype="uint8", tiled=True,
@@ -93,11 +140,13 @@ def monai_seconds(model: LoadedModel, image: Path, device: str) -> float | None:
     return time.perf_counter() - start
 
 
-def engine_child(image: str, width: int, tile: int, halo: int, device: str) -> None:
+def engine_child(image: str, model_path: str | None, width: int | None, device: str,
+                 precision: str) -> None:
     """Run in a fresh process: the engine alone, then print JSON with time and peak RSS."""
-    model = make_model(width, tile, halo)
+    model = load_model(model_path, width)
     with tempfile.TemporaryDirectory() as tmp:
-        result = predict(image, Path(tmp) / "p.tif", model, EngineOptions(device=device))
+        result = predict(image, Path(tmp) / "p.tif", model,
+                         EngineOptions(device=device, precision=precision))
     print(json.dumps({"seconds": result.seconds, "pixels": result.pixels,
                       "rss_mib": peak_rss_mib(), "device": result.device}))
 
@@ -107,45 +156,73 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=3072, help="throughput raster side")
     parser.add_argument("--rss-sizes", type=int, nargs="*", default=[4096, 16384])
-    parser.add_argument("--width", type=int, default=16, help="U-Net base width")
-    parser.add_argument("--tile", type=int, default=1024)
-    parser.add_argument("--halo", type=int, default=64)
+    parser.add_argument("--model", help="checkpoint (default: the bundled model)")
+    parser.add_argument("--width", type=int, help="a random U-Net of this width instead")
+    parser.add_argument("--rss-width", type=int, default=4,
+                        help="U-Net width for the (long) RSS runs; 0: the --model")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="auto")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        engine_child(args.child, args.width, args.tile, args.halo, args.device)
+        engine_child(args.child, args.model, args.width, args.device, args.precision)
         return
-    device = select_device(args.device)
-    print(f"machine: {os.cpu_count()} CPU cores; {device.description}")
+    device = select_device(args.device, None, args.precision)
+    cpu = platform.processor() or platform.machine()
+    print(f"machine: {cpu}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
+          f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', '(not set)')}")
+    print(f"engine device: {device.description}")
     workdir = Path(tempfile.mkdtemp(prefix="unet-gis-bench-"))
     image = generate_rgb_geotiff(workdir / "bench.tif", args.size)
-    model = make_model(args.width, args.tile, args.halo)
+    model = load_model(args.model, args.width)
     pixels = args.size**2
     batch = 8 if device.is_cuda else 2
-    child = [__file__, "--width", str(args.width), "--tile", str(args.tile), "--halo",
-             str(args.halo), "--device", args.device, "--child"]
+    model_args = (["--model", args.model] if args.model else []) + \
+        (["--width", str(args.width)] if args.width else [])
+    child = [__file__, *model_args, "--device", args.device, "--precision", args.precision,
+             "--child"]
     engine = run_child([*child, str(image)])
-    raw = raw_forward_seconds(model, image, batch, args.device)
-    monai = monai_seconds(model, image, args.device)
-    raw_rate, engine_rate = pixels / raw / 1e6, pixels / engine["seconds"] / 1e6
-    print(f"model: U-Net width {args.width}, depth 4; tile {args.tile}, halo {args.halo}; "
-          f"raster {args.size}x{args.size}")
-    print(f"1. raw forward on the engine's tiles: {raw_rate:.3f} Mpx/s")
-    print(f"2. engine end to end:                 {engine_rate:.3f} Mpx/s "
-          f"= {engine_rate / raw_rate:.2f} of the raw forward (goal >= 0.85)")
+    tiles = engine_tiles(model, args.size)
+    spec = model.spec
+    print(f"model: {spec.name}, U-Net width {spec.architecture.base_width}, depth "
+          f"{spec.architecture.depth}; tile {spec.tile}, halo {spec.halo}; raster "
+          f"{args.size}x{args.size} = {len(tiles)} tiles, batch {batch}")
+    raws: dict[str, float] = {}
+    if device.device.type == "cpu":
+        threads = torch.get_num_threads()
+        fp32 = select_device("cpu", threads, "fp32")
+        bf16 = select_device("cpu", threads, "bf16")
+        raws["fp32"] = pixels / raw_forward_seconds(model, tiles, batch, fp32, False) / 1e6
+        print(f"1a. raw forward fp32, contiguous:     {raws['fp32']:.3f} Mpx/s")
+        raws["fp32"] = pixels / raw_forward_seconds(model, tiles, batch, fp32) / 1e6
+        print(f"1b. raw forward fp32, channels_last:  {raws['fp32']:.3f} Mpx/s")
+        raws["bf16"] = pixels / raw_forward_seconds(model, tiles, batch, bf16) / 1e6
+        print(f"1c. raw forward bf16, channels_last:  {raws['bf16']:.3f} Mpx/s")
+        onnx = onnx_seconds(model, tiles, batch, threads, workdir)
+        if onnx is None:
+            print("1d. ONNX Runtime not installed (pip install '.[bench]')")
+        else:
+            print(f"1d. ONNX Runtime fp32 (CPU EP):       {pixels / onnx / 1e6:.3f} Mpx/s")
+    else:
+        raws[device.precision] = pixels / raw_forward_seconds(model, tiles, batch, device) / 1e6
+        print(f"1. raw forward {device.precision}: {raws[device.precision]:.3f} Mpx/s")
+    engine_rate = pixels / engine["seconds"] / 1e6
+    chosen = device.precision
+    print(f"2. engine end to end ({engine['device']}): {engine_rate:.3f} Mpx/s "
+          f"= {engine_rate / raws[chosen]:.2f} of the raw forward in {chosen} (goal >= 0.9)")
+    monai = monai_seconds(model, image, device)
     if monai is None:
         print("3. MONAI not installed (pip install '.[bench]')")
     else:
         monai_rate = pixels / monai / 1e6
-        print(f"3. MONAI sliding_window_inference:     {monai_rate:.3f} Mpx/s; engine is "
-              f"{engine_rate / monai_rate:.2f}x faster")
+        print(f"3. MONAI sliding_window_inference ({chosen}): {monai_rate:.3f} Mpx/s; engine "
+              f"is {engine_rate / monai_rate:.2f}x faster (goal >= 1.5)")
     rss = {}
+    rss_model = ["--width", str(args.rss_width)] if args.rss_width else model_args
     for size in args.rss_sizes:
         rss_image = generate_rgb_geotiff(workdir / f"rss_{size}.tif", size)
-        rss[size] = run_child([__file__, "--width", "4", "--tile", str(args.tile), "--halo",
-                               str(args.halo), "--device", args.device, "--child",
-                               str(rss_image)])["rss_mib"]
+        rss[size] = run_child([__file__, *rss_model, "--device", args.device, "--precision",
+                               args.precision, "--child", str(rss_image)])["rss_mib"]
         rss_image.unlink()
         print(f"4. engine peak RSS at {size}x{size}: {rss[size]:.0f} MiB")
     if len(rss) > 1:

@@ -18,6 +18,11 @@ from unet_gis.model.spec import Architecture, ModelSpec, default_spec
 from unet_gis.model.unet import build_unet
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# the bf16 probe's verdict is cached per machine: tests keep it out of the user's home
+if "UNET_GIS_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["UNET_GIS_CACHE"] = tempfile.mkdtemp(prefix="unet-gis-test-cache-")
 torch.set_num_threads(2)
 
 UTM_11N = "EPSG:32611"

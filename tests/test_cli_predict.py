@@ -179,3 +179,25 @@ def test_gdal_virtual_paths_are_read_as_given(capsys, make_geotiff, tiny_checkpo
     with rasterio.open(outdir / "zipped_probabilities.tif") as dst:
         assert (dst.width, dst.height) == (60, 80)
         assert dst.tags()["UNET_GIS_SOURCE"] == virtual
+
+
+@pytest.mark.parametrize("halo", ["60", "61"])
+def test_halo_that_gives_a_ragged_core_is_a_one_line_error(capsys, make_geotiff,
+                                                           tiny_checkpoint, outdir,
+                                                           halo: str) -> None:
+    image = make_geotiff(random_rgb(64, 64))
+    # a 1024-pixel tile with halo 60 has a 904-pixel core: not whole 16-pixel blocks
+    code, _, err = run_cli(capsys, "predict", image, "-o", outdir, "--model", tiny_checkpoint,
+                           "--tile", "1024", "--halo", halo, "--quiet")
+    assert_one_line_error(code, err, f"Halo {halo}", "multiple of 16", "56 or 64")
+    assert list(outdir.iterdir()) == []
+
+
+def test_precision_is_chosen_and_recorded(capsys, make_geotiff, tiny_checkpoint,
+                                          outdir) -> None:
+    image = make_geotiff(random_rgb(64, 64), name="p.tif")
+    code, out, _ = run_cli(capsys, "predict", image, "-o", outdir, "--model", tiny_checkpoint,
+                           "--device", "cpu", "--precision", "fp32", "--quiet")
+    assert code == 0 and "fp32 (requested), channels_last" in out
+    with rasterio.open(outdir / "p_probabilities.tif") as dst:
+        assert "fp32" in dst.tags()["UNET_GIS_DEVICE"]

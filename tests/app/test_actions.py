@@ -70,6 +70,21 @@ def test_run_dialog_shows_the_model_and_blocks_without_one(
     assert "Cannot use this model" in dialog.model_info.text()
     choice = dialog.choice()
     assert choice.layer_id == layer.id and choice.device == "cpu" and choice.tile is None
+    assert choice.precision == "auto"
+    dialog.precision.setCurrentIndex(dialog.precision.findData("fp32"))
+    assert dialog.choice().precision == "fp32"
+
+
+def test_run_uses_every_core_and_the_chosen_precision(
+        window: MainWindow, make_geotiff: Callable[..., Path], tiny_checkpoint: Path) -> None:
+    import os
+
+    layer = open_image(window, make_geotiff(random_rgb(40, 50)))
+    request = window.run_request(RunChoice(layer.id, tiny_checkpoint, "cpu", "layer", None,
+                                           None, None, "bf16"))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert request.threads == cores  # no core left idle: the run has a lower priority
+    assert request.precision == "bf16"
 
 
 def test_about_names_version_and_attributions(qtbot: Any) -> None:

@@ -122,7 +122,10 @@ def test_config_splits_and_errors(config_file: Path, tmp_path: Path) -> None:
 def test_train_resume_and_evaluate(config_file: Path, tmp_path: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "model.safetensors"
-    assert main(["train", str(config_file), "-o", str(out), "--device", "cpu"]) == 0
+    log = tmp_path / "no" / "such" / "folder" / "train.log"  # created, not a traceback
+    assert main(["train", str(config_file), "-o", str(out), "--device", "cpu",
+                 "--precision", "fp32", "--log", str(log)]) == 0
+    assert "training on CPU" in log.read_text() and "fp32" in log.read_text()
     assert out.is_file() and state_path(out).is_file() and epoch_path(out, 1).is_file()
     first = load_checkpoint(out).spec.training
     assert first["epochs"] == 1 and "data_sha256" in first and first["config_sha256"]

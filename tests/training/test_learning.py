@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
+from unet_gis.inference.precision import native_bf16_units
 from unet_gis.model.checkpoint import load_checkpoint, read_metadata
 from unet_gis.training.chips import fixed_chips
 from unet_gis.training.config import TrainSettings
@@ -23,7 +25,11 @@ def _scenes(seeds: range, split: str) -> list[Scene]:
     return scenes
 
 
-def test_short_training_learns_squares_and_stripes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_short_training_learns_squares_and_stripes(tmp_path: Path, precision: str) -> None:
+    if precision == "bf16" and native_bf16_units() is None:
+        pytest.skip("this CPU has no native bf16 units: bf16 training would be emulated, "
+                    "many times slower, and `auto` never picks it here")
     train, held_out = _scenes(range(12), "train"), _scenes(range(100, 106), "val")
     spec = make_spec(("road", "vehicle"), 0.3, 8, 2, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25),
                      tile=128, halo=32)
@@ -33,7 +39,8 @@ def test_short_training_learns_squares_and_stripes(tmp_path: Path) -> None:
                              scale_jitter=0.0, color_jitter=0.05, grey_probability=0.0,
                              val_chips=16, val_crop=64)
     output = tmp_path / "model.safetensors"
-    result = train_model(train, held_out, spec, settings, output, keep_epochs=False)
+    result = train_model(train, held_out, spec, settings, output, keep_epochs=False,
+                         precision=precision)
     assert result.steps == 180 and len(result.history) == 3
     model = load_checkpoint(output)
     images, labels = fixed_chips(held_out, model.spec, 24, 96, seed=7)
@@ -43,6 +50,8 @@ def test_short_training_learns_squares_and_stripes(tmp_path: Path) -> None:
     metadata = read_metadata(output)
     assert "unet_gis.training" in metadata
     assert model.spec.training["epochs"] == 3
+    assert model.spec.training["precision"] == precision
+    assert model.network.head.weight.dtype == torch.float32  # weights stay fp32
     from safetensors import safe_open
 
     with safe_open(str(state_path(output)), framework="pt") as handle:

@@ -31,6 +31,7 @@ class RunRequest:
     halo: int | None = None
     batch_size: int | None = None
     threads: int | None = None
+    precision: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,12 @@ def planned_output(image: Path, data_dir: Path) -> Path:
 
 
 def cpu_threads() -> int:
-    """Leave one core to the GUI so that it stays responsive during a CPU run."""
-    return max(1, (os.cpu_count() or 2) - 1)
+    """Every core: the run's threads have a lower priority than the GUI thread (see
+    :func:`unet_gis.app.workers.lower_priority`), so the GUI stays responsive without
+    leaving a core idle (which halved speed on 2-core laptops)."""
+    from unet_gis.inference.device import all_cores
+
+    return all_cores()
 
 
 def load_model(request: RunRequest) -> Any:
@@ -115,7 +120,7 @@ def plan_output(request: RunRequest, model: Any) -> OutputGrid:
     aoi = Aoi(bounds=request.aoi_bounds) if request.aoi_bounds else None
     region = resolve_aoi(aoi, grid).region
     transform = rasterio.windows.transform(region, grid.transform)
-    device = select_device(request.device, request.threads).description
+    device = select_device(request.device, request.threads, request.precision).description
     classes = tuple((c.name, tuple(c.color), c.threshold) for c in model.spec.classes)
     return OutputGrid(int(region.width), int(region.height), transform, grid.crs,
                       classes, device)
@@ -130,7 +135,8 @@ def run_model(request: RunRequest, model: Any, progress: ProgressCallback,
     request.output.parent.mkdir(parents=True, exist_ok=True)
     output = default_output_path(request.image, request.output.parent)
     Path(f"{output}.ovr").unlink(missing_ok=True)  # overviews of the raster it replaces
-    options = EngineOptions(device=request.device, tile=request.tile, halo=request.halo,
+    options = EngineOptions(device=request.device, precision=request.precision,
+                            tile=request.tile, halo=request.halo,
                             batch_size=request.batch_size, threads=request.threads,
                             aoi=Aoi(bounds=request.aoi_bounds) if request.aoi_bounds else None,
                             overwrite=True,

@@ -308,7 +308,8 @@ class MainWindow(QMainWindow):
             aoi = self.bounds_in(layer, self.canvas.selection)
         return RunRequest(layer.path, planned_output(layer.path, self.paths.data_dir),
                           choice.model, choice.device, aoi, choice.tile, choice.halo,
-                          choice.batch_size, threads=cpu_threads())
+                          choice.batch_size, threads=cpu_threads(),
+                          precision=choice.precision)
 
     def bounds_in(self, layer: ImageLayer, bounds: tuple[float, float, float, float]
                   ) -> tuple[float, float, float, float]:

@@ -13,11 +13,21 @@ from unet_gis.inference.progress import Progress
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="FILE",
                         help="a .safetensors checkpoint (default: the bundled model)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
-                        help="where the model runs (default: CUDA, then MPS, then CPU)")
+    add_device_arguments(parser)
     parser.add_argument("--bands", type=parse_bands, metavar="B,B,B",
                         help="1-based raster bands to feed the model (default: by colour "
                              "interpretation, alpha skipped)")
+
+
+def add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--precision``, shared by predict, evaluate and train."""
+    from unet_gis.inference.choices import DEVICE_CHOICES, PRECISION_CHOICES
+
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
+                        help="where the model runs (default: CUDA, then MPS, then CPU)")
+    parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES,
+                        help="numeric precision (default auto: bf16 on CPUs with native "
+                             "bf16 units where measured faster, else fp32; bf16/fp16 on GPUs)")
 
 
 def parse_bands(text: str) -> tuple[int, ...]:

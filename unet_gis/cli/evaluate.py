@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from unet_gis.cli.common import add_device_arguments
+
 if TYPE_CHECKING:
     from unet_gis.training.config import SourceConfig
 
@@ -42,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ignore-values", default="",
                         help="IMAGE LABELS mode: mask values to leave out (e.g. 0 for ISPRS "
                              "boundaries)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    add_device_arguments(parser)
     parser.add_argument("--tile", type=int, help="model input size in pixels")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep the probability rasters in DIR")
@@ -63,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
 
     model_path = resolve_model_path(None if args.model == "default" else args.model)
     model = load_checkpoint(model_path)
-    settings = EvalSettings(tolerance_m=args.tolerance, device=args.device, tile=args.tile,
+    settings = EvalSettings(tolerance_m=args.tolerance, device=args.device,
+                            precision=args.precision, tile=args.tile,
                             keep_probabilities=args.keep)
     if len(args.inputs) == 1:
         config = load_config(args.inputs[0], args.data_root)

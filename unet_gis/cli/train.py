@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TextIO
+
+from unet_gis.cli.common import add_device_arguments
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("config", type=Path, metavar="CONFIG")
     parser.add_argument("-o", "--output", required=True, type=Path, metavar="MODEL")
     parser.add_argument("--epochs", type=int, help="number of epochs (default: config's)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    add_device_arguments(parser)
     parser.add_argument("--resume", type=Path, metavar="CKPT",
                         help="continue an interrupted run from its checkpoint")
     parser.add_argument("--init", type=Path, metavar="CKPT",
@@ -41,8 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("Use either --resume (continue a run) or --init (fine-tune), not both.")
     overrides = {"steps_per_epoch": args.steps_per_epoch} if args.steps_per_epoch else None
     config = load_config(args.config, args.data_root, overrides)
-    device = _device(args.device)
-    log_file = args.log.open("a", encoding="utf-8") if args.log else None
+    log_file = _open_log(args.log) if args.log else None
 
     def say(message: str) -> None:
         line = f"[{time.strftime('%H:%M:%S')}] {message}"
@@ -53,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
 
     command = "unet-gis " + " ".join(sys.argv[1:]) if sys.argv else ""
     try:
-        result = run_training(config, args.output, epochs=args.epochs, device=device,
+        result = run_training(config, args.output, epochs=args.epochs, device=args.device,
+                              precision=args.precision,
                               resume=args.resume, init=args.init, command=command, log=say,
                               time_budget_s=args.time_budget * 60 if args.time_budget else None)
     finally:
@@ -65,14 +68,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _device(name: str) -> str:
-    import torch
+def _open_log(path: Path) -> TextIO:
+    """The log file opened for appending; its folder is created (a one-line error if not)."""
+    from unet_gis.errors import UserError
 
-    if name == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        return "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        from unet_gis.errors import UserError
-        raise UserError("--device cuda: no CUDA GPU is available.")
-    return name
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open("a", encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"Cannot write the log file {path}: {exc.strerror or exc}.") from None

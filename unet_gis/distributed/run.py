@@ -154,7 +154,7 @@ class _Run:
         return SceneJob(image, plan.plan, plan.bands, plan.scaler, plan.masked, plan.spec.tile,
                         plan.spec.halo, plan.geometry, self.ref, self.options.device,
                         self.options.batch_size, self.options.readers, self.options.threads,
-                        self.per_host)
+                        self.per_host, self.options.precision)
 
     def _units(self) -> Iterator[_Unit]:
         token = uuid.uuid4().hex[:12]
@@ -181,7 +181,7 @@ class _Run:
                             out.write(core, probabilities, valid)
                         skipped += result.skipped
                         devices.add(result.device)
-                    out.finish(self.cancel)
+                    out.finish(self.cancel, "; ".join(sorted(devices)))
                 now = time.perf_counter()
                 results.append(self._result(plan, now - finished, skipped, devices))
                 log.info("%s: %d tasks so far, %.1f MB of blocks fetched, %.1f s of worker "

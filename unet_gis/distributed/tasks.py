@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from rasterio.windows import Window
 
 from unet_gis.errors import UserError
-from unet_gis.inference.device import DeviceChoice, select_device
+from unet_gis.inference.backend import Backend, create_backend
 from unet_gis.inference.engine import default_batch_size, run_pipeline
 from unet_gis.inference.progress import ProgressReporter
 from unet_gis.inference.reader import TileReader
@@ -80,6 +79,7 @@ class SceneJob:
     readers: int
     threads: int | None
     processes_per_host: tuple[tuple[str, int], ...] = ()
+    precision: str = "auto"
 
 
 @dataclass
@@ -108,12 +108,12 @@ class _Collector:
                             None if valid is None else np.ascontiguousarray(valid)))
 
 
-_models: dict[tuple[Any, ...], tuple[torch.nn.Module, DeviceChoice]] = {}
+_models: dict[tuple[Any, ...], Backend] = {}
 _models_lock = threading.Lock()
 
 
-def load_model(ref: ModelRef, device: str, threads: int | None
-               ) -> tuple[torch.nn.Module, DeviceChoice]:
+def load_model(ref: ModelRef, device: str, threads: int | None,
+               precision: str = "auto") -> Backend:
     """The worker's copy of the network, loaded once per file version and device."""
     path = ref.local_path()
     try:
@@ -122,7 +122,7 @@ def load_model(ref: ModelRef, device: str, threads: int | None
         raise UserError(f"The model file {path} is not readable on Dask worker "
                         f"{_worker_name()}; put it on a filesystem every worker shares, "
                         "at the same path.") from None
-    key = (str(path), stat.st_mtime_ns, stat.st_size, device, threads)
+    key = (str(path), stat.st_mtime_ns, stat.st_size, device, threads, precision)
     with _models_lock:
         if key not in _models:
             loaded = load_checkpoint(path)
@@ -130,12 +130,10 @@ def load_model(ref: ModelRef, device: str, threads: int | None
                 raise UserError(f"The model file {path} on Dask worker {_worker_name()} "
                                 "is not the one the client loaded (different spec); the "
                                 "workers must see the same file.")
-            choice = select_device(device, threads)
-            network = loaded.network.to(choice.device).eval()
-            network = network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            backend = create_backend(loaded, device, precision, threads)
             for stale in [k for k in _models if k[0] == str(path)]:
                 del _models[stale]  # a retrained file replaces the old weights
-            _models[key] = (network, choice)
+            _models[key] = backend
         return _models[key]
 
 
@@ -146,17 +144,17 @@ def compute_region(job: SceneJob, region: Window) -> RegionResult:
         raise UserError(f"Dask worker {_worker_name()} cannot see {job.image}; the raster "
                         "must be on a filesystem every worker shares (same path), or a "
                         "GDAL path such as /vsis3/ or /vsicurl/.")
-    network, device = load_model(job.model, job.device, _threads(job))
-    batch_size = job.batch_size or default_batch_size(device)
+    backend = load_model(job.model, job.device, _threads(job), job.precision)
+    batch_size = job.batch_size or default_batch_size(backend.device)
     reader = TileReader(as_source(job.image), job.plan, job.bands, job.scaler, job.masked)
     collector = _Collector()
     try:
-        skipped = run_pipeline(reader, collector, network, device, job.tile, job.halo,
+        skipped = run_pipeline(reader, collector, backend, job.tile, job.halo,
                                region, batch_size, job.readers, job.geometry,
                                job.plan.working, ProgressReporter("predict", 0, None), None)
     finally:
         reader.close()
-    return RegionResult(collector.blocks, skipped, device.description,
+    return RegionResult(collector.blocks, skipped, backend.device.description,
                         time.perf_counter() - start)
 
 

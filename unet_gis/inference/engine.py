@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 import rasterio
-import torch
 from rasterio.windows import Window
 
 from unet_gis.fileio import atomic_path
 from unet_gis.inference.aoi import Aoi
-from unet_gis.inference.device import DeviceChoice, select_device
+from unet_gis.inference.backend import Backend, create_backend
+from unet_gis.inference.device import DeviceChoice
 from unet_gis.inference.output import BlockCallback, BlockWriter, CoreSink, finish_output
 from unet_gis.inference.plan import RunPlan, plan_run
 from unet_gis.inference.progress import CancelToken, ProgressCallback, ProgressReporter, check
@@ -41,6 +41,7 @@ class EngineOptions:
     """How to run; ``None`` means "the model spec's default"."""
 
     device: str = "auto"
+    precision: str = "auto"
     tile: int | None = None
     halo: int | None = None
     batch_size: int | None = None
@@ -83,7 +84,9 @@ def plan_predict(image: RasterSource, output: Path, spec: ModelSpec,
 
 
 def default_batch_size(device: DeviceChoice) -> int:
-    return 8 if device.is_cuda else 2
+    """8 tiles on a GPU; one on a CPU, where a second tile only spills the caches (measured
+    slower per pixel on 2 cores, benchmarks/bench_engine.py)."""
+    return 8 if device.is_cuda else 1
 
 
 def predict(image: str | Path, output: str | Path, model: LoadedModel,
@@ -98,9 +101,8 @@ def predict(image: str | Path, output: str | Path, model: LoadedModel,
     """
     start = time.perf_counter()
     run = plan_predict(as_source(image), Path(output), model.spec, options)
-    device = select_device(options.device, options.threads)
-    network = model.network.to(device.device).eval()
-    network = network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    backend = create_backend(model, options.device, options.precision, options.threads)
+    device = backend.device
     reporter = ProgressReporter("predict", run.cores, progress)
     reader = TileReader(run.image, run.plan, run.bands, run.scaler, run.masked)
     with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB), \
@@ -108,14 +110,14 @@ def predict(image: str | Path, output: str | Path, model: LoadedModel,
             rasterio.open(tmp, "w", **run.profile) as dst:
         writer = BlockWriter(dst, run.region, run.masked, on_block)
         try:
-            skipped = run_pipeline(reader, writer, network, device, run.spec.tile,
+            skipped = run_pipeline(reader, writer, backend, run.spec.tile,
                                    run.spec.halo, run.region,
                                    options.batch_size or default_batch_size(device),
                                    options.readers, run.geometry, run.plan.working, reporter,
                                    cancel)
         finally:
             reader.close()
-        finish_output(dst, run, options.overviews, cancel)
+        finish_output(dst, run, options.overviews, cancel, device.description)
     for message in run.warnings:
         log.warning(message)
     return PredictResult(run.output, int(run.region.width), int(run.region.height),
@@ -125,10 +127,9 @@ def predict(image: str | Path, output: str | Path, model: LoadedModel,
                          run.warnings)
 
 
-def run_pipeline(reader: TileReader, writer: CoreSink, network: torch.nn.Module,
-              device: DeviceChoice, tile: int, halo: int, region: Window, batch_size: int,
-              readers: int, geometry: Any | None, grid: Grid,
-              reporter: ProgressReporter, cancel: CancelToken | None) -> int:
+def run_pipeline(reader: TileReader, writer: CoreSink, backend: Backend, tile: int, halo: int,
+                 region: Window, batch_size: int, readers: int, geometry: Any | None,
+                 grid: Grid, reporter: ProgressReporter, cancel: CancelToken | None) -> int:
     """Stream every core through read -> batch/infer -> write; return cores skipped."""
     windows = iter(tile_windows(region, tile, halo))
     if geometry is not None:
@@ -174,7 +175,7 @@ def run_pipeline(reader: TileReader, writer: CoreSink, network: torch.nn.Module,
             else:
                 batch.append(item)
             if batch and (len(batch) == batch_size or not reads):
-                for tile_data, probabilities in zip(batch, infer_tiles(network, device, batch,
+                for tile_data, probabilities in zip(batch, infer_tiles(backend, batch,
                                                                        batch_size), strict=True):
                     submit_write(tile_data.window.core, probabilities, tile_data.core_valid)
                 reporter.advance(len(batch), sum(_pixels(t.window.core) for t in batch))
@@ -197,25 +198,13 @@ def _touches(core: Window, geometry: Any, grid: Grid) -> bool:
     return bool(geometry.intersects(box(*rasterio.windows.bounds(core, grid.transform))))
 
 
-def infer_tiles(network: torch.nn.Module, device: DeviceChoice, batch: list[TileData],
-           batch_size: int) -> list[np.ndarray]:
+def infer_tiles(backend: Backend, batch: list[TileData], batch_size: int) -> list[np.ndarray]:
     """Run one batch; return each tile's core probabilities as uint8 (0-255)."""
-    stacked = torch.from_numpy(np.stack([t.image for t in batch]))  # type: ignore[misc]
-    if device.is_cuda:
-        if len(batch) < batch_size:  # keep the shape constant for cuDNN's autotuner
-            padding = stacked.new_zeros((batch_size - len(batch), *stacked.shape[1:]))
-            stacked = torch.cat([stacked, padding])
-        stacked = stacked.pin_memory().to(device.device, non_blocking=True)
-    else:
-        stacked = stacked.to(device.device)
-    stacked = stacked.contiguous(memory_format=torch.channels_last)
-    with torch.inference_mode(), torch.autocast(device.device.type, dtype=device.amp_dtype,
-                                                enabled=device.amp_dtype is not None):
-        logits = network(stacked)
-    probabilities = (torch.sigmoid(logits.float()) * 255.0 + 0.5).to(torch.uint8)
+    stacked = np.stack([t.image for t in batch])  # type: ignore[misc]
+    probabilities = backend.infer(stacked, pad_to=batch_size)
     results = []
     for index, tile_data in enumerate(batch):
         r, c = tile_data.window.core_offset
         h, w = int(tile_data.window.core.height), int(tile_data.window.core.width)
-        results.append(probabilities[index, :, r:r + h, c:c + w].cpu().numpy())
+        results.append(np.ascontiguousarray(probabilities[index, :, r:r + h, c:c + w]))
     return results

@@ -52,9 +52,9 @@ class BlockWriter:
 
 
 def finish_output(dst: DatasetWriter, run: RunPlan, overviews: bool,
-                  cancel: CancelToken | None) -> None:
-    """Tag the classes and spec, then build overviews (unless cancelled first)."""
-    tag_probability_raster(dst, run.spec, str(run.image), run.plan.source.crs is None)
+                  cancel: CancelToken | None, device: str | None = None) -> None:
+    """Tag the classes, spec and device line, then build overviews (unless cancelled)."""
+    tag_probability_raster(dst, run.spec, str(run.image), run.plan.source.crs is None, device)
     if overviews:
         check(cancel)
         factors = overview_factors(int(run.region.width), int(run.region.height), run.block)

@@ -16,6 +16,9 @@ from unet_gis.errors import UserError
 ScalingMode = Literal["dtype_range", "percentile", "fixed"]
 
 
+CORE_MULTIPLE = 16  # a core is whole output blocks; block edges are multiples of 16
+
+
 @dataclass(frozen=True)
 class ClassSpec:
     """One output class: an independent sigmoid channel."""
@@ -90,6 +93,15 @@ class ModelSpec:
                             f"{self.architecture.depth}.")
         if self.halo < 0 or self.tile - 2 * self.halo < 16:
             raise UserError(f"Halo {self.halo} leaves no core in a {self.tile}-pixel tile.")
+        core = self.tile - 2 * self.halo
+        if core % CORE_MULTIPLE:
+            # cores are written as whole GeoTIFF blocks, whose edges are multiples of 16
+            low = self.halo - (CORE_MULTIPLE - core % CORE_MULTIPLE) // 2
+            high = self.halo + (core % CORE_MULTIPLE) // 2
+            options = " or ".join(str(h) for h in (low, high) if h >= 0 and h != self.halo)
+            raise UserError(f"Halo {self.halo} gives a {core}-pixel core in a {self.tile}-pixel "
+                            f"tile; the core (tile - 2 x halo) must be a multiple of "
+                            f"{CORE_MULTIPLE}: use a halo of {options}.")
         n = len(self.bands)
         for label, values in (("mean", self.scaling.mean), ("std", self.scaling.std)):
             if len(values) != n:

@@ -66,8 +66,8 @@ class UNet(nn.Module):
         if x.shape[-1] % multiple or x.shape[-2] % multiple:
             raise ValueError(f"input sides {tuple(x.shape[-2:])} must be multiples of {multiple}")
         skips = []
-        for encoder in self.encoders:
-            x = encoder(x)
+        for index, encoder in enumerate(self.encoders):
+            x = self._first_block(encoder, x) if index == 0 else encoder(x)
             skips.append(x)
             x = self.pool(x)
         x = self.bottleneck(x)
@@ -75,6 +75,25 @@ class UNet(nn.Module):
                                            strict=True):
             x = decoder(torch.cat([upsample(x), skip], dim=1))
         return self.head(x)
+
+
+    @staticmethod
+    def _first_block(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """The first block, its first convolution always in fp32.
+
+        Under bf16 autocast the standardised input pixels would be rounded to 8 bits of
+        mantissa before the first convolution, which then amplifies the rounding: measured
+        on the bundled model, 1.3 % of output probabilities moved by more than 2/255.  With
+        that one cheap convolution (3 input channels) in fp32 it is 0.02 %.
+        """
+        if not isinstance(block, nn.Sequential) or not torch.is_autocast_enabled(x.device.type):
+            return block(x)
+        layers = iter(block)
+        with torch.autocast(x.device.type, enabled=False):
+            x = next(layers)(x.float())
+        for layer in layers:
+            x = layer(x)
+        return x
 
 
 def build_unet(in_channels: int, num_classes: int, architecture: Architecture) -> UNet:

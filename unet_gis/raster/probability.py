@@ -27,6 +27,7 @@ KIND_TAG = "UNET_GIS_KIND"
 KIND_VALUE = "probability"
 PIXEL_SPACE_TAG = "UNET_GIS_PIXEL_SPACE"
 SOURCE_TAG = "UNET_GIS_SOURCE"
+DEVICE_TAG = "UNET_GIS_DEVICE"  # where and in which precision the model ran
 
 
 @dataclass(frozen=True)
@@ -64,13 +65,16 @@ def probability_profile(spec: ModelSpec, block: int) -> dict[str, Any]:
 
 
 def tag_probability_raster(dst: DatasetWriter, spec: ModelSpec, source: str | None,
-                           pixel_space: bool) -> None:
-    """Write class names, colours, thresholds and the spec into ``dst``'s metadata."""
+                           pixel_space: bool, device: str | None = None) -> None:
+    """Write class names, colours, thresholds, the spec and the device line (device,
+    threads, precision) into ``dst``'s metadata."""
     classes = [{"name": c.name, "color": list(c.color), "threshold": c.threshold}
                for c in spec.classes]
     tags = {KIND_TAG: KIND_VALUE, CLASSES_TAG: json.dumps(classes), SPEC_TAG: spec.to_json()}
     if source:
         tags[SOURCE_TAG] = source
+    if device:
+        tags[DEVICE_TAG] = device
     if pixel_space:
         tags[PIXEL_SPACE_TAG] = "yes: the input had no CRS; coordinates are pixels"
     dst.update_tags(**tags)

@@ -39,6 +39,9 @@ class ChipSettings:
     color_jitter: float = 0.2
     grey_probability: float = 0.1
     augment: bool = True
+    # probability of each degradation a new sensor brings: blur or sharpening, sensor
+    # noise, JPEG artefacts (and a saturation change with the colour jitter)
+    degrade_probability: float = 0.0
 
 
 class ChipSampler:
@@ -149,9 +152,30 @@ class ChipSampler:
             unit = torch.einsum("ij,jhw->ihw", _hue_matrix(angle), unit)
             unit = unit * torch.tensor(self.rng.uniform(1 - j / 4, 1 + j / 4, 3),
                                        dtype=torch.float32)[:, None, None]
+            if self.rng.random() < 0.5:
+                grey = (0.299 * unit[0] + 0.587 * unit[1] + 0.114 * unit[2])[None]
+                unit = grey + (unit - grey) * float(self.rng.uniform(1 - j * 2, 1 + j * 2))
         if self.rng.random() < s.grey_probability:
             grey = (0.299 * unit[0] + 0.587 * unit[1] + 0.114 * unit[2])
             unit = grey.expand(3, -1, -1).clone()
+        if s.degrade_probability > 0:
+            unit = self._degrade(unit.clamp(0, 1))
+        return unit
+
+    def _degrade(self, unit: torch.Tensor) -> torch.Tensor:
+        """Blur or sharpen, noise and JPEG artefacts, each with ``degrade_probability``."""
+        p = self.settings.degrade_probability
+        if self.rng.random() < p:
+            blurred = _gaussian_blur(unit, float(self.rng.uniform(0.5, 1.5)))
+            if self.rng.random() < 0.6:
+                unit = blurred
+            else:  # unsharp mask, as many orthophoto pipelines apply
+                unit = unit + float(self.rng.uniform(0.3, 1.5)) * (unit - blurred)
+        if self.rng.random() < p:
+            unit = unit + torch.from_numpy(self.rng.normal(
+                0, self.rng.uniform(0.005, 0.04), unit.shape).astype(np.float32))
+        if self.rng.random() < p:
+            unit = _jpeg(unit.clamp(0, 1), int(self.rng.integers(25, 80)))
         return unit
 
     def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -159,6 +183,32 @@ class ChipSampler:
         images = torch.from_numpy(np.stack([c[0] for c in chips]))
         labels = torch.from_numpy(np.stack([c[1] for c in chips]))
         return images, labels
+
+
+def _gaussian_blur(unit: torch.Tensor, sigma: float) -> torch.Tensor:
+    radius = max(1, int(round(2.5 * sigma)))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    kernel = torch.exp(-x * x / (2 * sigma * sigma))
+    kernel = kernel / kernel.sum()
+    bands = unit.shape[0]
+    image = F.pad(unit[None], (radius, radius, radius, radius), mode="reflect")
+    image = F.conv2d(image, kernel.view(1, 1, 1, -1).expand(bands, 1, 1, -1), groups=bands)
+    image = F.conv2d(image, kernel.view(1, 1, -1, 1).expand(bands, 1, -1, 1), groups=bands)
+    return image[0]
+
+
+def _jpeg(unit: torch.Tensor, quality: int) -> torch.Tensor:
+    import io
+
+    from PIL import Image
+
+    array = (unit.numpy().transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="JPEG", quality=quality)
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        back = np.asarray(decoded.convert("RGB"), np.float32) / 255.0
+    return torch.from_numpy(back.transpose(2, 0, 1).copy())
 
 
 def _hue_matrix(angle: float) -> torch.Tensor:

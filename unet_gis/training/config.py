@@ -53,7 +53,7 @@ class SourceConfig:
     classes: tuple[str, ...] = ()
     # vector: class -> label file (GeoJSON/Shapefile/GeoPackage); mask/yolo: a folder
     labels: dict[str, Path] = field(default_factory=dict)
-    label_dir: Path | None = None
+    label_dir: Path | None = None  # relative (starts with . or ..): beside each image
     buffer_m: dict[str, float] = field(default_factory=dict)
     gsd_m: float | None = None
     values: dict[str, tuple[int, ...]] = field(default_factory=dict)
@@ -68,6 +68,15 @@ class SourceConfig:
     background_beyond_m: dict[str, float] = field(default_factory=dict)
     weight: float = 1.0
     max_images: int | None = None
+    # mask: RGB colours of each class in colour masks, and colours that mean "ignore"
+    colors: dict[str, tuple[tuple[int, int, int], ...]] = field(default_factory=dict)
+    ignore_colors: tuple[tuple[int, int, int], ...] = ()
+    # class -> folder of extra 0/1/255 masks (by image stem) that label a class on some of
+    # this source's images (e.g. hand-drawn road surfaces on vehicle frames)
+    extra_masks: dict[str, Path] = field(default_factory=dict)
+    # class -> (inside, outside) metres around the label edge that are ignored: fixed-width
+    # bands and buffered centerlines say little about where the carriageway really ends
+    edge_ignore_m: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def split_of(self, image: Path) -> str:
         from fnmatch import fnmatch
@@ -107,6 +116,7 @@ class TrainSettings:
     scale_jitter: float = 0.2
     color_jitter: float = 0.2
     grey_probability: float = 0.1
+    degrade_probability: float = 0.0
     val_chips: int = 32
     val_crop: int = 256
     cache_dir: str = "runs/cache"
@@ -198,7 +208,9 @@ def _source(raw: dict[str, Any], root: Path, model_classes: tuple[str, ...]) -> 
     labels: dict[str, Path] = {}
     label_dir = None
     if isinstance(labels_raw, str):
-        label_dir = root / labels_raw
+        # "./x" or "../x": relative to each image's folder (data sets in several folders)
+        beside = labels_raw.startswith(("./", "../"))
+        label_dir = Path(labels_raw) if beside else root / labels_raw
     else:
         labels = {k: root / v for k, v in labels_raw.items()}
     classes = tuple(raw.get("classes", ()))
@@ -215,7 +227,8 @@ def _source(raw: dict[str, Any], root: Path, model_classes: tuple[str, ...]) -> 
     known = {"name", "kind", "images", "labels", "classes", "split", "buffer_m", "gsd_m",
              "values", "ignore_values", "yolo_classes", "ellipse_scale", "nodata_rgb",
              "ignore_rows_from", "val_patterns", "weight", "max_images",
-             "background_beyond_m"}
+             "background_beyond_m", "colors", "ignore_colors", "extra_masks",
+             "edge_ignore_m"}
     extra = sorted(set(raw) - known)
     if extra:
         raise UserError(f"Source {name}: unknown setting(s) {', '.join(extra)}.")
@@ -231,7 +244,26 @@ def _source(raw: dict[str, Any], root: Path, model_classes: tuple[str, ...]) -> 
         ignore_rows_from=raw.get("ignore_rows_from"),
         val_patterns=tuple(raw.get("val_patterns", ())),
         background_beyond_m={k: float(v) for k, v in raw.get("background_beyond_m", {}).items()},
-        weight=float(raw.get("weight", 1.0)), max_images=raw.get("max_images"))
+        weight=float(raw.get("weight", 1.0)), max_images=raw.get("max_images"),
+        colors={k: tuple(_rgb(c, name) for c in v) for k, v in raw.get("colors", {}).items()},
+        ignore_colors=tuple(_rgb(c, name) for c in raw.get("ignore_colors", ())),
+        extra_masks={k: root / v for k, v in raw.get("extra_masks", {}).items()},
+        edge_ignore_m={k: _margins(v, name) for k, v in raw.get("edge_ignore_m", {}).items()})
+
+
+def _rgb(value: Any, source: str) -> tuple[int, int, int]:
+    if not (isinstance(value, (list, tuple)) and len(value) == 3):
+        raise UserError(f"Source {source}: colours are [r, g, b] lists, got {value!r}.")
+    return int(value[0]), int(value[1]), int(value[2])
+
+
+def _margins(value: Any, source: str) -> tuple[float, float]:
+    if isinstance(value, (int, float)):
+        return float(value), float(value)
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return float(value[0]), float(value[1])
+    raise UserError(f"Source {source}: edge_ignore_m values are metres or [inside, outside], "
+                    f"got {value!r}.")
 
 
 def file_checksum(path: Path, chunk: int = 1 << 20) -> str:

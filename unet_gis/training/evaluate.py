@@ -61,6 +61,7 @@ class EvalSettings:
     relaxed_classes: tuple[str, ...] = ("road",)
     object_classes: tuple[str, ...] = ("vehicle",)
     device: str = "auto"
+    precision: str = "auto"
     tile: int | None = None
     keep_probabilities: Path | None = None
 
@@ -133,7 +134,8 @@ def predict_probabilities(model: LoadedModel, image: Path, workdir: Path,
     from unet_gis.inference.engine import EngineOptions, predict
 
     output = workdir / f"{image.stem}_probabilities.tif"
-    options = EngineOptions(device=settings.device, tile=settings.tile, overwrite=True,
+    options = EngineOptions(device=settings.device, precision=settings.precision,
+                            tile=settings.tile, overwrite=True,
                             overviews=False)
     result = predict(image, output, model, options)
     with rasterio.open(output) as src:

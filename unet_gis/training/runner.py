@@ -22,7 +22,7 @@ def build_spec(config: TrainConfig, mean: tuple[float, ...], std: tuple[float, .
 def run_training(config: TrainConfig, output: Path, *, epochs: int | None = None,
                  device: str = "cpu", resume: Path | None = None, init: Path | None = None,
                  command: str = "", log: LogFn | None = None,
-                 time_budget_s: float | None = None) -> TrainResult:
+                 time_budget_s: float | None = None, precision: str = "auto") -> TrainResult:
     say = log or (lambda _m: None)
     started = time.time()
     # scenes are cached at the model GSD; the spec's scaling only matters for training chips
@@ -53,4 +53,4 @@ def run_training(config: TrainConfig, output: Path, *, epochs: int | None = None
     }
     return train_model(train, val, spec, config.training, output, epochs=epochs, device=device,
                        resume=resume, init=init, record=record, log=say,
-                       time_budget_s=time_budget_s)
+                       time_budget_s=time_budget_s, precision=precision)

@@ -32,7 +32,7 @@ from unet_gis.training.rasterize import (
 )
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = "4"
+CACHE_VERSION = "5"
 
 
 @dataclass
@@ -66,12 +66,30 @@ def scene_files(source: SourceConfig) -> list[tuple[Path, list[Path]]]:
             deps = [_find_mask(source.label_dir, image)]
         else:
             assert source.label_dir is not None
-            deps = [source.label_dir / f"{image.stem}.txt"]
+            deps = [_yolo_file(source, image)]
+        deps += [m for m in (_extra_mask(folder, image) for folder in source.extra_masks.values())
+                 if m is not None]
         out.append((image, deps))
     return out
 
 
+def _yolo_file(source: SourceConfig, image: Path) -> Path:
+    assert source.label_dir is not None
+    folder = source.label_dir
+    return (folder if folder.is_absolute() else image.parent / folder) / f"{image.stem}.txt"
+
+
+def _extra_mask(folder: Path, image: Path) -> Path | None:
+    for suffix in (".png", ".tif", ".tiff"):
+        candidate = folder / f"{image.stem}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def _find_mask(folder: Path, image: Path) -> Path:
+    if not folder.is_absolute():
+        folder = image.parent / folder
     for suffix in (image.suffix, ".png", ".tif", ".tiff"):
         candidate = folder / f"{image.stem}{suffix}"
         if candidate.is_file():
@@ -171,6 +189,7 @@ def _vector_scene(source: SourceConfig, image: Path,
         shapes = read_label_geometries(source.labels[name], None, source.buffer_m.get(name, 0.0),
                                        crs)
         labels[index] = burn_geometries(shapes, grid.height, grid.width, grid.transform)
+    ignore_label_edges(source, labels, spec)
     ignore = ~valid
     if source.ignore_rows_from is not None:
         row = int(source.ignore_rows_from * grid.height / plan.source.height)
@@ -236,30 +255,85 @@ def _plain_scene(source: SourceConfig, image: Path,
     out = np.full((len(spec.classes), size[1], size[0]), IGNORE, np.uint8)
     if source.kind == "mask":
         with Image.open(_find_mask(source.label_dir, image)) as handle:
-            mask = np.asarray(handle.convert("L"))
-        if mask.shape != (height, width):
-            raise UserError(f"Mask of {image.name} is {mask.shape[::-1]}, image {width}x{height}.")
-        ignore_src |= np.isin(mask, source.ignore_values)
+            mask = np.asarray(handle.convert("RGB" if source.colors else "L"))
+        if mask.shape[:2] != (height, width):
+            raise UserError(f"Mask of {image.name} is {mask.shape[1::-1]}, image "
+                            f"{width}x{height}.")
+        if source.colors:
+            ignore_src |= _colour_match(mask, source.ignore_colors)
+        else:
+            ignore_src |= np.isin(mask, source.ignore_values)
         for index, name in enumerate(spec.class_names):
             if name not in source.classes:
                 continue
-            values = source.values.get(name)
-            if not values:
+            if source.colors:
+                hit = _colour_match(mask, source.colors.get(name, ()))
+            else:
+                hit = np.isin(mask, source.values.get(name, ()))
+            if not (source.colors.get(name) or source.values.get(name)):
                 raise UserError(f"Source {source.name}: no mask values for class {name}.")
-            out[index] = (_resize_fraction(np.isin(mask, values), size) >= 0.5).astype(np.uint8)
+            out[index] = (_resize_fraction(hit, size) >= 0.5).astype(np.uint8)
     else:
-        records = read_yolo(source.label_dir / f"{image.stem}.txt")
+        records = read_yolo(_yolo_file(source, image))
         for index, name in enumerate(spec.class_names):
             if name not in source.classes:
                 continue
             ids = {i for i, c in source.yolo_classes.items() if c == name}
             boxes = yolo_to_pixel_boxes(records, ids, size[0], size[1])
             out[index] = burn_boxes(boxes, size[1], size[0], source.ellipse_scale)
+    ignore_label_edges(source, out, spec)
     background_far_away(source, out, spec)
     if ignore_src.any():
         ignore = _resize_fraction(ignore_src, size) > 0.25
         out[:, ignore] = IGNORE
+    _apply_extra_masks(source, image, out, spec, size)
     return rgb, out
+
+
+def _colour_match(mask: np.ndarray, colours: tuple[tuple[int, int, int], ...]) -> np.ndarray:
+    hit = np.zeros(mask.shape[:2], bool)
+    for colour in colours:
+        hit |= np.all(mask == np.asarray(colour, np.uint8), axis=2)
+    return hit
+
+
+def _apply_extra_masks(source: SourceConfig, image: Path, labels: np.ndarray, spec: ModelSpec,
+                       size: tuple[int, int]) -> None:
+    """Overwrite a class plane with an extra 0/1/255 mask of this image, where one exists."""
+    from PIL import Image
+
+    for name, folder in source.extra_masks.items():
+        if name not in spec.class_names:
+            continue
+        path = _extra_mask(folder, image)
+        if path is None:
+            continue
+        with Image.open(path) as handle:
+            mask = np.asarray(handle.convert("L"))
+        plane = (_resize_fraction(mask == POSITIVE, size) >= 0.5).astype(np.uint8)
+        plane[_resize_fraction(mask == IGNORE, size) > 0.25] = IGNORE
+        labels[spec.class_names.index(name)] = plane
+
+
+def ignore_label_edges(source: SourceConfig, labels: np.ndarray, spec: ModelSpec) -> None:
+    """Apply ``source.edge_ignore_m``: pixels within (inside, outside) metres of a class's
+    label edge become ignore, so a fixed-width band does not teach where a road ends."""
+    from scipy.ndimage import distance_transform_edt
+
+    for name, (inside, outside) in source.edge_ignore_m.items():
+        if name not in spec.class_names or name not in source.classes:
+            continue
+        plane = labels[spec.class_names.index(name)]
+        positive = plane == POSITIVE
+        if not positive.any() or positive.all():
+            continue
+        band = np.zeros(plane.shape, bool)
+        if inside > 0:
+            band |= positive & (distance_transform_edt(positive, sampling=spec.gsd_m) <= inside)
+        if outside > 0:
+            band |= ~positive & (distance_transform_edt(~positive,
+                                                        sampling=spec.gsd_m) <= outside)
+        plane[band & (plane != IGNORE)] = IGNORE
 
 
 def band_statistics(scenes: list[Scene], samples: int = 200_000,

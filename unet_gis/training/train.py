@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from unet_gis.inference.device import select_device
 from unet_gis.model.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from unet_gis.model.spec import Architecture, ClassSpec, ModelSpec, Scaling, default_spec
 from unet_gis.model.unet import build_unet
@@ -101,21 +102,24 @@ def train_model(train_scenes: list[Scene], val_scenes: list[Scene], spec: ModelS
                 device: str = "cpu", resume: str | Path | None = None,
                 init: str | Path | None = None, record: dict[str, Any] | None = None,
                 log: LogFn | None = None, keep_epochs: bool = True,
-                time_budget_s: float | None = None) -> TrainResult:
+                time_budget_s: float | None = None, precision: str = "auto") -> TrainResult:
     """Train ``spec``'s U-Net on chips of ``train_scenes``; write ``output`` each epoch.
 
     With ``time_budget_s`` the learning-rate schedule runs on whichever is further along,
     steps or wall time, and training stops (after saving) when the time is up, so a run on
-    a slow or busy machine still ends with an annealed model.
+    a slow or busy machine still ends with an annealed model.  ``device`` and ``precision``
+    are chosen as for inference (:func:`~unet_gis.inference.device.select_device`): bf16
+    autocast on CPUs with native bf16, fp16/bf16 on CUDA; BatchNorm statistics, the loss
+    and the weights stay fp32.
     """
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     say = log or (lambda _m: None)
     epochs = epochs or settings.epochs
     torch.manual_seed(settings.seed)
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
-    dev = torch.device(device)
+    choice = select_device(device, settings.threads or None, precision)
+    dev = choice.device
+    say(f"training on {choice.description}")
     network = build_unet(spec.num_bands, len(spec.classes), spec.architecture)
     if init is not None:
         loaded = load_checkpoint(init)
@@ -134,7 +138,8 @@ def train_model(train_scenes: list[Scene], val_scenes: list[Scene], spec: ModelS
     names = spec.class_names
     balance = tuple(settings.class_balance.get(n, 0.0) for n in names)
     chip_settings = ChipSettings(settings.crop, balance, settings.scale_jitter,
-                                 settings.color_jitter, settings.grey_probability)
+                                 settings.color_jitter, settings.grey_probability,
+                                 degrade_probability=settings.degrade_probability)
     sampler = ChipSampler(train_scenes, spec, chip_settings, settings.source_weights or None,
                           seed=settings.seed)
     val = fixed_chips(val_scenes, spec, settings.val_chips, settings.val_crop) \
@@ -147,8 +152,8 @@ def train_model(train_scenes: list[Scene], val_scenes: list[Scene], spec: ModelS
         step, start_epoch, elapsed, history = _load_state(Path(resume), network, optimizer,
                                                           sampler)
         say(f"resumed from {resume} at epoch {start_epoch}, step {step}")
-    use_amp = dev.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    # only fp16 needs loss scaling; bf16 has fp32's exponent range
+    scaler = torch.amp.GradScaler(dev.type, enabled=choice.amp_dtype == torch.float16)
     network.train()
     began = time.perf_counter() - elapsed
     finished = False
@@ -171,7 +176,7 @@ def train_model(train_scenes: list[Scene], val_scenes: list[Scene], spec: ModelS
             images = images.to(dev, non_blocking=True).contiguous(
                 memory_format=torch.channels_last)
             labels = labels.to(dev, non_blocking=True)
-            with torch.autocast(dev.type, dtype=torch.float16, enabled=use_amp):
+            with choice.autocast():
                 logits = network(images)
             loss, per_class = masked_bce_dice(logits, labels, pos_weight, settings.dice_weight)
             optimizer.zero_grad(set_to_none=True)
@@ -202,6 +207,7 @@ def train_model(train_scenes: list[Scene], val_scenes: list[Scene], spec: ModelS
         full_record.update(epochs=epoch + 1, steps=step, history=history,
                            time_budget_s=time_budget_s,
                            seconds=entry["seconds"], device=describe_device(dev),
+                           precision=choice.precision, device_line=choice.description,
                            settings=asdict(settings))
         final_spec = replace(spec, training=full_record)
         meta = {RECORD_KEY: json.dumps(full_record)}

@@ -24,10 +24,14 @@ from PySide6.QtWidgets import (
 from unet_gis.app.layers.model import ImageLayer
 from unet_gis.app.modelinfo import describe
 from unet_gis.errors import UserError
+from unet_gis.inference.choices import PRECISION_CHOICES
 from unet_gis.model.metadata import load_spec
 
 DEVICE_LABELS = {"auto": "Automatic (CUDA, then MPS, then CPU)", "cpu": "CPU",
                  "cuda": "CUDA (NVIDIA GPU)", "mps": "MPS (Apple GPU)"}
+_PRECISION_TEXT = {"auto": "Automatic (bf16 where the CPU or GPU runs it natively)",
+                   "fp32": "fp32 (full precision)", "fp16": "fp16 (GPUs)"}
+PRECISION_LABELS = {key: _PRECISION_TEXT.get(key, key) for key in PRECISION_CHOICES}
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class RunChoice:
     tile: int | None
     halo: int | None
     batch_size: int | None
+    precision: str = "auto"
 
 
 def bundled_model() -> Path | None:
@@ -89,11 +94,15 @@ class RunDialog(QDialog):
             spin.setRange(0, top)
             spin.setSingleStep(step)
             spin.setSpecialValueText("model default")
+        self.precision = QComboBox()
+        for key, label in PRECISION_LABELS.items():
+            self.precision.addItem(label, key)
         advanced = QGroupBox("Advanced")
         advanced_form = QFormLayout(advanced)
         advanced_form.addRow("Tile (px)", self.tile)
         advanced_form.addRow("Halo (px)", self.halo)
         advanced_form.addRow("Batch size", self.batch)
+        advanced_form.addRow("Precision", self.precision)
         form = QFormLayout()
         form.addRow("Image", self.image)
         form.addRow("Model", model_row)
@@ -142,4 +151,4 @@ class RunDialog(QDialog):
         return RunChoice(int(self.image.currentData()), self.model_path,
                          str(self.device.currentData()), str(self.extent.currentData()),
                          self.tile.value() or None, self.halo.value() or None,
-                         self.batch.value() or None)
+                         self.batch.value() or None, str(self.precision.currentData()))
