@@ -41,7 +41,7 @@ from common import generate_rgb_geotiff, peak_rss_mib, run_child  # noqa: E402
 
 from unet_gis.inference.backend import TorchBackend  # noqa: E402
 from unet_gis.inference.device import DeviceChoice, select_device  # noqa: E402
-from unet_gis.inference.engine import EngineOptions, predict  # noqa: E402
+from unet_gis.inference.engine import EngineOptions, default_batch_size, predict  # noqa: E402
 from unet_gis.model.checkpoint import LoadedModel, load_checkpoint  # noqa: E402
 from unet_gis.model.spec import Architecture, default_spec  # noqa: E402
 from unet_gis.model.unet import build_unet  # noqa: E402
@@ -68,26 +68,34 @@ def engine_tiles(model: LoadedModel, size: int) -> np.ndarray:
     return tile
 
 
-def time_batches(infer: Callable[[np.ndarray], object], tiles: np.ndarray, batch: int) -> float:
-    infer(tiles[:batch])  # warm-up (kernel selection, first-touch allocations)
-    start = time.perf_counter()
-    for i in range(0, len(tiles), batch):
-        infer(tiles[i:i + batch])
-    return time.perf_counter() - start
+def time_batches(infer: Callable[[np.ndarray], object], tiles: np.ndarray, batch: int,
+                 streams: int = 1) -> float:
+    """Seconds to run ``infer`` on every batch, ``streams`` batches at a time (threads)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [tiles[i:i + batch] for i in range(0, len(tiles), batch)]
+    with ThreadPoolExecutor(streams) as pool:
+        list(pool.map(infer, batches[:streams]))  # warm-up: kernel selection, first touch
+        start = time.perf_counter()
+        list(pool.map(infer, batches))
+        return time.perf_counter() - start
 
 
 def raw_forward_seconds(model: LoadedModel, tiles: np.ndarray, batch: int,
                         device: DeviceChoice, channels_last: bool = True) -> float:
-    """Only the model (through the engine's backend) on the engine's tiles, in memory."""
-    backend = TorchBackend(model.network, device)
+    """Only the model (through the engine's backend, as many tiles at once as the engine
+    runs) on the engine's tiles, in memory; ``channels_last=False``: plain torch, one
+    contiguous forward pass at a time with every thread."""
     if not channels_last:
-        backend.network = backend.network.to(memory_format=torch.contiguous_format)
+        network = model.network.to(device.device).eval().to(
+            memory_format=torch.contiguous_format)
 
         def contiguous(x: np.ndarray) -> object:
             with torch.inference_mode(), device.autocast():
-                return backend.network(torch.from_numpy(x).to(device.device))
+                return network(torch.from_numpy(x).to(device.device))
         return time_batches(contiguous, tiles, batch)
-    return time_batches(backend.infer, tiles, batch)
+    backend = TorchBackend(model.network, device)
+    return time_batches(backend.infer, tiles, batch, backend.streams)
 
 
 def onnx_seconds(model: LoadedModel, tiles: np.ndarray, batch: int, threads: int,
@@ -101,15 +109,16 @@ def onnx_seconds(model: LoadedModel, tiles: np.ndarray, batch: int, threads: int
     example = torch.from_numpy(tiles[:batch])
     torch.onnx.export(network, (example,), str(path), dynamo=False, input_names=["x"],
                       output_names=["logits"], opset_version=17)
+    streams = 2 if threads >= 2 else 1  # as the torch backend runs: two passes at once
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
+    options.intra_op_num_threads = max(1, threads // streams)
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def infer(x: np.ndarray) -> object:
         if x.shape[0] != batch:
             x = np.concatenate([x, np.zeros((batch - x.shape[0], *x.shape[1:]), x.dtype)])
         return session.run(None, {"x": x})[0]
-    return time_batches(infer, tiles, batch)
+    return time_batches(infer, tiles, batch, streams)
 
 
 def monai_seconds(model: LoadedModel, image: Path, device: DeviceChoice) -> float | None:
@@ -176,7 +185,7 @@ def main() -> None:
     image = generate_rgb_geotiff(workdir / "bench.tif", args.size)
     model = load_model(args.model, args.width)
     pixels = args.size**2
-    batch = 8 if device.is_cuda else 2
+    batch = default_batch_size(device)
     model_args = (["--model", args.model] if args.model else []) + \
         (["--width", str(args.width)] if args.width else [])
     child = [__file__, *model_args, "--device", args.device, "--precision", args.precision,
@@ -192,12 +201,17 @@ def main() -> None:
         threads = torch.get_num_threads()
         fp32 = select_device("cpu", threads, "fp32")
         bf16 = select_device("cpu", threads, "bf16")
+        torch.set_num_threads(threads)
         raws["fp32"] = pixels / raw_forward_seconds(model, tiles, batch, fp32, False) / 1e6
-        print(f"1a. raw forward fp32, contiguous:     {raws['fp32']:.3f} Mpx/s")
+        print(f"1a. raw forward fp32, contiguous, 1 pass of {threads} threads: "
+              f"{raws['fp32']:.3f} Mpx/s")
         raws["fp32"] = pixels / raw_forward_seconds(model, tiles, batch, fp32) / 1e6
-        print(f"1b. raw forward fp32, channels_last:  {raws['fp32']:.3f} Mpx/s")
+        print(f"1b. raw forward fp32, channels_last, the engine's backend: "
+              f"{raws['fp32']:.3f} Mpx/s")
         raws["bf16"] = pixels / raw_forward_seconds(model, tiles, batch, bf16) / 1e6
-        print(f"1c. raw forward bf16, channels_last:  {raws['bf16']:.3f} Mpx/s")
+        print(f"1c. raw forward bf16, channels_last, the engine's backend: "
+              f"{raws['bf16']:.3f} Mpx/s")
+        torch.set_num_threads(threads)
         onnx = onnx_seconds(model, tiles, batch, threads, workdir)
         if onnx is None:
             print("1d. ONNX Runtime not installed (pip install '.[bench]')")

@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "boundaries)")
     add_device_arguments(parser)
     parser.add_argument("--tile", type=int, help="model input size in pixels")
+    parser.add_argument("--sweep", action="store_true",
+                        help="also score each class at thresholds 0.3-0.7 and print the one "
+                             "that maximises its mean score over the validation sets")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep the probability rasters in DIR")
     parser.set_defaults(func=run)
@@ -62,12 +65,16 @@ def run(args: argparse.Namespace) -> int:
         evaluate_items,
         format_table,
     )
+    from unet_gis.training.thresholds import SWEEP_THRESHOLDS
 
+    if args.json is not None and not args.json.parent.is_dir():  # before the long work
+        raise UserError(f"The folder of --json {args.json} does not exist; create it first.")
     model_path = resolve_model_path(None if args.model == "default" else args.model)
     model = load_checkpoint(model_path)
     settings = EvalSettings(tolerance_m=args.tolerance, device=args.device,
                             precision=args.precision, tile=args.tile,
-                            keep_probabilities=args.keep)
+                            keep_probabilities=args.keep,
+                            sweep=SWEEP_THRESHOLDS if args.sweep else ())
     if len(args.inputs) == 1:
         config = load_config(args.inputs[0], args.data_root)
         wanted = tuple(s for s in (args.sources or "").split(",") if s)
@@ -84,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
 
     report = evaluate_items(model, items, settings, say, str(model_path))
     print(format_table(report))
+    if report.sweep is not None:
+        print(report.sweep.format())
     print(f"{len(report.scenes)} scene(s), {report.megapixels:.1f} Mpx at {model.spec.gsd_m} m "
           f"in {report.seconds:.1f} s")
     if args.json:

@@ -25,6 +25,7 @@ class Backend(Protocol):
     """Runs the model on a batch of equally sized tiles."""
 
     device: DeviceChoice
+    streams: int  # how many calls of infer may run at once, each on its own thread
 
     def infer(self, tiles: np.ndarray, pad_to: int | None = None) -> np.ndarray:
         """``(N, bands, H, W)`` float32 model inputs to ``(N, classes, H, W)`` uint8
@@ -43,6 +44,13 @@ class TorchBackend:
 
     def __init__(self, network: torch.nn.Module, device: DeviceChoice) -> None:
         self.device = device
+        self.streams = 1
+        if device.device.type == "cpu" and (device.threads or 1) >= 2:
+            # two forward passes at once, each with half the threads: measured 1.2-1.3x
+            # the throughput of one pass with all threads on 2 cores (smaller working set
+            # per core); more streams would only multiply the memory of tiles in flight
+            self.streams = 2
+            torch.set_num_threads(max(1, (device.threads or 2) // 2))
         network = fold_batch_norm(network).to(device.device)
         self.network = network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 

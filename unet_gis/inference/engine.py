@@ -130,7 +130,12 @@ def predict(image: str | Path, output: str | Path, model: LoadedModel,
 def run_pipeline(reader: TileReader, writer: CoreSink, backend: Backend, tile: int, halo: int,
                  region: Window, batch_size: int, readers: int, geometry: Any | None,
                  grid: Grid, reporter: ProgressReporter, cancel: CancelToken | None) -> int:
-    """Stream every core through read -> batch/infer -> write; return cores skipped."""
+    """Stream every core through read -> batch/infer -> write; return cores skipped.
+
+    ``backend.streams`` batches are inferred at once, each on its own thread (on a CPU two
+    single-threaded forward passes beat one two-threaded pass: each keeps its tile's
+    activations in its own core's caches).
+    """
     windows = iter(tile_windows(region, tile, halo))
     if geometry is not None:
         windows = (w for w in windows if _touches(w.core, geometry, grid))
@@ -138,9 +143,12 @@ def run_pipeline(reader: TileReader, writer: CoreSink, backend: Backend, tile: i
     skipped = 0
     read_pool = ThreadPoolExecutor(max(1, readers), thread_name_prefix="unet-gis-read")
     write_pool = ThreadPoolExecutor(1, thread_name_prefix="unet-gis-write")
+    streams = max(1, backend.streams)
+    infer_pool = ThreadPoolExecutor(streams, thread_name_prefix="unet-gis-infer")
     reads: deque[Future[TileData]] = deque()
     writes: deque[Future[None]] = deque()
-    prefetch = max(2 * batch_size, readers * 2)
+    inferring: deque[tuple[list[TileData], Future[list[np.ndarray]]]] = deque()
+    prefetch = max(2 * batch_size * streams, readers * 2)
 
     def refill() -> None:
         while len(reads) < prefetch:
@@ -153,6 +161,12 @@ def run_pipeline(reader: TileReader, writer: CoreSink, backend: Backend, tile: i
         writes.append(write_pool.submit(writer.write, core, data, valid))
         while len(writes) > prefetch or (writes and writes[0].done()):
             writes.popleft().result()
+
+    def finish_oldest() -> None:
+        done, future = inferring.popleft()
+        for tile_data, probabilities in zip(done, future.result(), strict=True):
+            submit_write(tile_data.window.core, probabilities, tile_data.core_valid)
+        reporter.advance(len(done), sum(_pixels(t.window.core) for t in done))
 
     try:
         if geometry is not None:
@@ -174,15 +188,21 @@ def run_pipeline(reader: TileReader, writer: CoreSink, backend: Backend, tile: i
                 reporter.advance(1, _pixels(item.window.core))
             else:
                 batch.append(item)
+            while inferring and inferring[0][1].done():
+                finish_oldest()
             if batch and (len(batch) == batch_size or not reads):
-                for tile_data, probabilities in zip(batch, infer_tiles(backend, batch,
-                                                                       batch_size), strict=True):
-                    submit_write(tile_data.window.core, probabilities, tile_data.core_valid)
-                reporter.advance(len(batch), sum(_pixels(t.window.core) for t in batch))
+                while len(inferring) >= streams:
+                    finish_oldest()
+                inferring.append((batch, infer_pool.submit(infer_tiles, backend, batch,
+                                                           batch_size)))
                 batch = []
+        while inferring:
+            check(cancel)
+            finish_oldest()
         while writes:
             writes.popleft().result()
     finally:
+        infer_pool.shutdown(wait=True, cancel_futures=True)
         read_pool.shutdown(wait=True, cancel_futures=True)
         write_pool.shutdown(wait=True, cancel_futures=True)
     return skipped

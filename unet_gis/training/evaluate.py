@@ -29,6 +29,7 @@ from unet_gis.training.metrics import (
 )
 from unet_gis.training.rasterize import IGNORE, POSITIVE
 from unet_gis.training.sources import build_scene_arrays, scene_files
+from unet_gis.training.thresholds import ThresholdSweep
 
 SYNTHETIC_CRS = "EPSG:3857"
 
@@ -64,6 +65,7 @@ class EvalSettings:
     precision: str = "auto"
     tile: int | None = None
     keep_probabilities: Path | None = None
+    sweep: tuple[float, ...] = ()  # also score each class at these thresholds
 
 
 @dataclass
@@ -76,9 +78,11 @@ class EvalReport:
     scenes: list[dict[str, Any]]
     seconds: float = 0.0
     megapixels: float = 0.0
+    sweep: ThresholdSweep | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        extra = {"threshold_sweep": self.sweep.as_dict()} if self.sweep else {}
+        return extra | {
             "model": self.model, "gsd_m": self.gsd_m, "tolerance_m": self.tolerance_m,
             "seconds": round(self.seconds, 1), "megapixels": round(self.megapixels, 2),
             "classes": {k: v.as_dict() for k, v in self.classes.items()},
@@ -171,6 +175,7 @@ def evaluate_items(model: LoadedModel, items: list[tuple[str, SourceConfig, Path
     by_source: dict[str, dict[str, ClassResult]] = {}
     scenes: list[dict[str, Any]] = []
     seconds, pixels = 0.0, 0
+    sweep = ThresholdSweep(settings.sweep) if settings.sweep else None
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="unet-gis-eval-") as tmp:
         workdir = Path(tmp)
@@ -197,13 +202,20 @@ def evaluate_items(model: LoadedModel, items: list[tuple[str, SourceConfig, Path
                 totals[name].add(result)
                 by_source.setdefault(source_name, {}).setdefault(name, ClassResult()).add(result)
                 entry["classes"][name] = result.as_dict()
+                for threshold in settings.sweep:
+                    swept = score_class(prob[index], labels[index], threshold, spec.gsd_m,
+                                        name in settings.relaxed_classes,
+                                        name in settings.object_classes,
+                                        settings.tolerance_m, valid)
+                    if swept is not None and sweep is not None:
+                        sweep.add(name, source_name, threshold, swept)
             scenes.append(entry)
             if log:
                 log(f"{source_name}/{image.name}: " + _short(entry["classes"]))
     labelled = {n: r for n, r in totals.items() if r.pixel.tp + r.pixel.fn + r.pixel.fp > 0
                 or r.relaxed is not None}
     report = EvalReport(model_name, spec.gsd_m, settings.tolerance_m, labelled, by_source,
-                        scenes, time.perf_counter() - began, pixels / 1e6)
+                        scenes, time.perf_counter() - began, pixels / 1e6, sweep)
     report.seconds = max(report.seconds, seconds)
     return report
 
