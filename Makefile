@@ -9,7 +9,7 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	# the CPU build of torch first, so nothing pulls a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev,cluster]'
+	$(PY) -m pip install -q -e '.[dev,cluster,onnx]'
 	touch $@
 
 install: $(VENV)/.installed

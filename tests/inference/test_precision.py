@@ -118,3 +118,17 @@ def test_bf16_probabilities_match_fp32(tmp_path: Path, bundled: LoadedModel) -> 
         level = cls.threshold * 255
         masks = [results[n][band] >= level for n in ("fp32", "bf16")]
         assert (masks[0] != masks[1]).mean() <= 0.002, cls.name
+
+
+def test_tta_averages_the_eight_symmetries(tiny_model: LoadedModel) -> None:
+    """A flip of the input gives a flipped output: TTA's mean is invariant to it."""
+    from unet_gis.inference.backend import TorchBackend
+
+    device = select_device("cpu", 1, "fp32")
+    tiles = np.random.default_rng(0).normal(0, 1, (1, 3, 64, 64)).astype(np.float32)
+    plain = TorchBackend(tiny_model.network, device).infer(tiles)
+    tta = TorchBackend(tiny_model.network, device, tta=True)
+    averaged = tta.infer(tiles)
+    flipped = tta.infer(np.ascontiguousarray(tiles[..., ::-1]))
+    assert np.abs(averaged.astype(int) - flipped[..., ::-1].astype(int)).max() <= 1
+    assert np.abs(averaged.astype(int) - plain.astype(int)).max() > 0

@@ -19,15 +19,24 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                              "interpretation, alpha skipped)")
 
 
-def add_device_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--device`` and ``--precision``, shared by predict, evaluate and train."""
-    from unet_gis.inference.choices import DEVICE_CHOICES, PRECISION_CHOICES
+def add_device_arguments(parser: argparse.ArgumentParser, inference: bool = True) -> None:
+    """``--device`` and ``--precision`` (predict, evaluate, train) and, for inference,
+    ``--tta``."""
+    from unet_gis.inference.choices import BACKEND_CHOICES, DEVICE_CHOICES, PRECISION_CHOICES
 
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                         help="where the model runs (default: CUDA, then MPS, then CPU)")
     parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES,
                         help="numeric precision (default auto: bf16 on CPUs with native "
                              "bf16 units where measured faster, else fp32; bf16/fp16 on GPUs)")
+    if not inference:
+        return
+    parser.add_argument("--tta", action="store_true",
+                        help="test-time augmentation: average the 8 flips and 90-degree "
+                             "rotations of every tile (8x slower)")
+    parser.add_argument("--backend", default="torch", choices=BACKEND_CHOICES,
+                        help="inference runtime: torch (default) or onnx (ONNX Runtime, fp32 "
+                             "on the CPU; pip install 'unet-gis[onnx]')")
 
 
 def parse_bands(text: str) -> tuple[int, ...]:

@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     model_path = resolve_model_path(None if args.model == "default" else args.model)
     model = load_checkpoint(model_path)
     settings = EvalSettings(tolerance_m=args.tolerance, device=args.device,
-                            precision=args.precision, tile=args.tile,
+                            precision=args.precision, tta=args.tta, backend=args.backend,
+                            tile=args.tile,
                             keep_probabilities=args.keep,
                             sweep=SWEEP_THRESHOLDS if args.sweep else ())
     if len(args.inputs) == 1:

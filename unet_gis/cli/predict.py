@@ -55,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
     if not outdir.is_dir():
         raise UserError(f"The output folder {outdir} does not exist; create it first.")
     model = load_checkpoint(resolve_model_path(args.model))
-    options = EngineOptions(device=args.device, precision=args.precision, tile=args.tile,
+    options = EngineOptions(device=args.device, precision=args.precision, tta=args.tta,
+                            backend=args.backend,
+                            tile=args.tile,
                             halo=args.halo,
                             batch_size=args.batch_size, bands=args.bands,
                             aoi=Aoi.parse(args.aoi) if args.aoi else None,

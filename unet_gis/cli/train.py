@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("config", type=Path, metavar="CONFIG")
     parser.add_argument("-o", "--output", required=True, type=Path, metavar="MODEL")
     parser.add_argument("--epochs", type=int, help="number of epochs (default: config's)")
-    add_device_arguments(parser)
+    add_device_arguments(parser, inference=False)
     parser.add_argument("--resume", type=Path, metavar="CKPT",
                         help="continue an interrupted run from its checkpoint")
     parser.add_argument("--init", type=Path, metavar="CKPT",

@@ -154,7 +154,7 @@ class _Run:
         return SceneJob(image, plan.plan, plan.bands, plan.scaler, plan.masked, plan.spec.tile,
                         plan.spec.halo, plan.geometry, self.ref, self.options.device,
                         self.options.batch_size, self.options.readers, self.options.threads,
-                        self.per_host, self.options.precision)
+                        self.per_host, self.options.precision, self.options.backend)
 
     def _units(self) -> Iterator[_Unit]:
         token = uuid.uuid4().hex[:12]

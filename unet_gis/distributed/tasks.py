@@ -80,6 +80,7 @@ class SceneJob:
     threads: int | None
     processes_per_host: tuple[tuple[str, int], ...] = ()
     precision: str = "auto"
+    backend: str = "torch"
 
 
 @dataclass
@@ -113,7 +114,7 @@ _models_lock = threading.Lock()
 
 
 def load_model(ref: ModelRef, device: str, threads: int | None,
-               precision: str = "auto") -> Backend:
+               precision: str = "auto", backend: str = "torch") -> Backend:
     """The worker's copy of the network, loaded once per file version and device."""
     path = ref.local_path()
     try:
@@ -122,7 +123,7 @@ def load_model(ref: ModelRef, device: str, threads: int | None,
         raise UserError(f"The model file {path} is not readable on Dask worker "
                         f"{_worker_name()}; put it on a filesystem every worker shares, "
                         "at the same path.") from None
-    key = (str(path), stat.st_mtime_ns, stat.st_size, device, threads, precision)
+    key = (str(path), stat.st_mtime_ns, stat.st_size, device, threads, precision, backend)
     with _models_lock:
         if key not in _models:
             loaded = load_checkpoint(path)
@@ -130,10 +131,10 @@ def load_model(ref: ModelRef, device: str, threads: int | None,
                 raise UserError(f"The model file {path} on Dask worker {_worker_name()} "
                                 "is not the one the client loaded (different spec); the "
                                 "workers must see the same file.")
-            backend = create_backend(loaded, device, precision, threads)
+            runner = create_backend(loaded, device, precision, threads, backend)
             for stale in [k for k in _models if k[0] == str(path)]:
                 del _models[stale]  # a retrained file replaces the old weights
-            _models[key] = backend
+            _models[key] = runner
         return _models[key]
 
 
@@ -144,7 +145,7 @@ def compute_region(job: SceneJob, region: Window) -> RegionResult:
         raise UserError(f"Dask worker {_worker_name()} cannot see {job.image}; the raster "
                         "must be on a filesystem every worker shares (same path), or a "
                         "GDAL path such as /vsis3/ or /vsicurl/.")
-    backend = load_model(job.model, job.device, _threads(job), job.precision)
+    backend = load_model(job.model, job.device, _threads(job), job.precision, job.backend)
     batch_size = job.batch_size or default_batch_size(backend.device)
     reader = TileReader(as_source(job.image), job.plan, job.bands, job.scaler, job.masked)
     collector = _Collector()

@@ -2,9 +2,8 @@
 
 The pipeline (:mod:`unet_gis.inference.engine`, the Dask tasks) only ever calls
 :meth:`Backend.infer`, so another runtime (ONNX Runtime, OpenVINO, Core ML…) can be added
-as one more class here without touching the pipeline.  Only torch ships today: ONNX
-Runtime was measured and not faster (see ``benchmarks/bench_cpu_precision.py`` and the
-model card).
+as one more class without touching the pipeline.  Torch is the default; ONNX
+Runtime is the optional second (:mod:`unet_gis.inference.onnx_backend`, fp32 on the CPU).
 """
 
 from __future__ import annotations
@@ -15,10 +14,9 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from unet_gis.inference.choices import BACKEND_CHOICES
 from unet_gis.inference.device import DeviceChoice, select_device
 from unet_gis.model.checkpoint import LoadedModel
-
-BACKEND_CHOICES = ("torch",)
 
 
 class Backend(Protocol):
@@ -42,8 +40,10 @@ class TorchBackend:
     faster on a CPU, where the U-Net is memory-bound).
     """
 
-    def __init__(self, network: torch.nn.Module, device: DeviceChoice) -> None:
+    def __init__(self, network: torch.nn.Module, device: DeviceChoice,
+                 tta: bool = False) -> None:
         self.device = device
+        self.tta = tta
         self.streams = 1
         if device.device.type == "cpu" and (device.threads or 1) >= 2:
             # two forward passes at once, each with half the threads: measured 1.2-1.3x
@@ -66,11 +66,29 @@ class TorchBackend:
             stacked = stacked.to(self.device.device)
         stacked = stacked.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), self.device.autocast():
-            logits = self.network(stacked)
-            # sigmoid and scaling in fp32: bf16 has too few mantissa bits for 0-255 steps
-            probabilities = (torch.sigmoid(logits[:count].float()) * 255.0 + 0.5).to(
-                torch.uint8)
+            if self.tta:
+                mean = self._augmented_mean(stacked[:count])
+            else:
+                # sigmoid in fp32: bf16 has too few mantissa bits for 0-255 steps
+                mean = torch.sigmoid(self.network(stacked)[:count].float())
+            probabilities = (mean * 255.0 + 0.5).to(torch.uint8)
         return probabilities.cpu().numpy()
+
+    def _augmented_mean(self, tiles: torch.Tensor) -> torch.Tensor:
+        """Test-time augmentation: the mean probability over the 8 flips and 90° rotations
+        of each (square) tile, each mapped back before averaging."""
+        total: torch.Tensor | None = None
+        for flip in (False, True):
+            for quarter in range(4):
+                x = tiles.flip(-1) if flip else tiles
+                x = torch.rot90(x, quarter, (-2, -1)).contiguous(
+                    memory_format=torch.channels_last)
+                p = torch.sigmoid(self.network(x).float())
+                p = torch.rot90(p, -quarter, (-2, -1))
+                p = p.flip(-1) if flip else p
+                total = p if total is None else total + p
+        assert total is not None
+        return total / 8
 
 
 def fold_batch_norm(network: torch.nn.Module) -> torch.nn.Module:
@@ -94,11 +112,22 @@ def fold_batch_norm(network: torch.nn.Module) -> torch.nn.Module:
 
 
 def create_backend(model: LoadedModel, device: str = "auto", precision: str = "auto",
-                   threads: int | None = None, backend: str = "torch") -> Backend:
-    """The backend for ``model`` on ``device`` at ``precision`` (see :func:`select_device`)."""
-    if backend not in BACKEND_CHOICES:
-        from unet_gis.errors import UserError
+                   threads: int | None = None, backend: str = "torch",
+                   tta: bool = False) -> Backend:
+    """The backend for ``model`` on ``device`` at ``precision`` (see :func:`select_device`).
 
+    ``backend="onnx"`` runs fp32 (``precision="auto"`` means fp32 there) on the CPU."""
+    from unet_gis.errors import UserError
+
+    if backend not in BACKEND_CHOICES:
         raise UserError(f"Unknown backend {backend!r}; choose one of "
                         f"{', '.join(BACKEND_CHOICES)}.")
-    return TorchBackend(model.network, select_device(device, threads, precision))
+    if backend == "onnx":
+        from unet_gis.inference.onnx_backend import OnnxBackend
+
+        if tta:
+            raise UserError("--tta runs with the torch backend only; leave out --backend onnx.")
+        fp32 = "fp32" if precision == "auto" else precision
+        return OnnxBackend(model, select_device("cpu" if device == "auto" else device,
+                                                threads, fp32))
+    return TorchBackend(model.network, select_device(device, threads, precision), tta)

@@ -2,3 +2,4 @@
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
+BACKEND_CHOICES = ("torch", "onnx")  # onnx: optional, pip install 'unet-gis[onnx]'

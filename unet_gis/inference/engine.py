@@ -42,6 +42,8 @@ class EngineOptions:
 
     device: str = "auto"
     precision: str = "auto"
+    tta: bool = False  # average over flips and 90° rotations (8x the compute)
+    backend: str = "torch"  # or "onnx" (optional, fp32 on the CPU)
     tile: int | None = None
     halo: int | None = None
     batch_size: int | None = None
@@ -101,7 +103,8 @@ def predict(image: str | Path, output: str | Path, model: LoadedModel,
     """
     start = time.perf_counter()
     run = plan_predict(as_source(image), Path(output), model.spec, options)
-    backend = create_backend(model, options.device, options.precision, options.threads)
+    backend = create_backend(model, options.device, options.precision, options.threads,
+                             options.backend, options.tta)
     device = backend.device
     reporter = ProgressReporter("predict", run.cores, progress)
     reader = TileReader(run.image, run.plan, run.bands, run.scaler, run.masked)

@@ -28,7 +28,7 @@ from unet_gis.training.metrics import (
     relaxed_scores,
 )
 from unet_gis.training.rasterize import IGNORE, POSITIVE
-from unet_gis.training.sources import build_scene_arrays, scene_files
+from unet_gis.training.sources import build_scene_arrays, image_label, scene_files
 from unet_gis.training.thresholds import ThresholdSweep
 
 SYNTHETIC_CRS = "EPSG:3857"
@@ -63,6 +63,8 @@ class EvalSettings:
     object_classes: tuple[str, ...] = ("vehicle",)
     device: str = "auto"
     precision: str = "auto"
+    tta: bool = False
+    backend: str = "torch"
     tile: int | None = None
     keep_probabilities: Path | None = None
     sweep: tuple[float, ...] = ()  # also score each class at these thresholds
@@ -139,6 +141,7 @@ def predict_probabilities(model: LoadedModel, image: Path, workdir: Path,
 
     output = workdir / f"{image.stem}_probabilities.tif"
     options = EngineOptions(device=settings.device, precision=settings.precision,
+                            tta=settings.tta, backend=settings.backend,
                             tile=settings.tile, overwrite=True,
                             overviews=False)
     result = predict(image, output, model, options)
@@ -190,7 +193,8 @@ def evaluate_items(model: LoadedModel, items: list[tuple[str, SourceConfig, Path
             pixels += px
             _, labels = build_scene_arrays(source, image, spec)
             labels = _match(labels, prob.shape[1:])
-            entry: dict[str, Any] = {"source": source_name, "image": image.name,
+            entry: dict[str, Any] = {"source": source_name,
+                                     "image": image_label(source, image) + image.suffix,
                                      "size": list(prob.shape[1:]), "classes": {}}
             for index, name in enumerate(names):
                 result = score_class(prob[index], labels[index], spec.classes[index].threshold,
@@ -211,7 +215,7 @@ def evaluate_items(model: LoadedModel, items: list[tuple[str, SourceConfig, Path
                         sweep.add(name, source_name, threshold, swept)
             scenes.append(entry)
             if log:
-                log(f"{source_name}/{image.name}: " + _short(entry["classes"]))
+                log(f"{source_name}/{entry['image']}: " + _short(entry["classes"]))
     labelled = {n: r for n, r in totals.items() if r.pixel.tp + r.pixel.fn + r.pixel.fp > 0
                 or r.relaxed is not None}
     report = EvalReport(model_name, spec.gsd_m, settings.tolerance_m, labelled, by_source,

@@ -145,8 +145,20 @@ def _cached_scene(source: SourceConfig, image: Path, deps: list[Path], split: st
         (cache / f"{key}.json").write_text(json.dumps({"image": str(image), "source": source.name}))
     rgb = np.load(image_file, mmap_mode="r")
     labels = np.load(label_file, mmap_mode="r")
-    return Scene(f"{source.name}/{image.stem}", source.name, split, rgb, labels, spec.gsd_m,
-                 source.weight)
+    return Scene(f"{source.name}/{image_label(source, image)}", source.name, split, rgb, labels,
+                 spec.gsd_m, source.weight)
+
+
+def image_label(source: SourceConfig, image: Path) -> str:
+    """The image's name within its source: its stem, or its path below the source's common
+    folder where stems repeat (the 9 ``image_part_001..009`` of every Dubai tile)."""
+    stems = [p.stem for p in source.images]
+    if stems.count(image.stem) <= 1:
+        return image.stem
+    import os
+
+    common = Path(os.path.commonpath([str(p.parent) for p in source.images]))
+    return image.relative_to(common).with_suffix("").as_posix()
 
 
 def build_scene_arrays(source: SourceConfig, image: Path,
