@@ -8,10 +8,14 @@ Each sub-command lives in its own module ``unet_gis.cli.<name>`` exposing
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from typing import NoReturn
 
 from unet_gis import __version__
 from unet_gis.errors import Cancelled, UserError
@@ -19,8 +23,28 @@ from unet_gis.errors import Cancelled, UserError
 COMMANDS = ("predict", "info", "vectorize", "train", "evaluate", "gui")
 
 
+class Terminated(BaseException):  # noqa: N818 - like KeyboardInterrupt
+    """SIGTERM, raised in the main thread so that everything unwinds as for Ctrl-C."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Argument errors in one line (and where to look), not the whole usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"unet-gis: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _disk_full(exc: BaseException) -> bool:
+    text = str(exc)
+    return getattr(exc, "errno", None) == errno.ENOSPC or "No space left on device" in text
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="unet-gis",
         description="Segment roads and vehicles in satellite and aerial imagery with a U-Net. "
                     "Without a command, opens the desktop app.")
@@ -49,10 +73,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if args.command != "gui" and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f"unet-gis: error: {exc}", file=sys.stderr)
+        return 1
+    except Terminated:
+        print("unet-gis: terminated; nothing was written.", file=sys.stderr)
+        return 143
+    except Exception as exc:
+        if not _disk_full(exc):
+            raise
+        target = next((getattr(args, n) for n in ("outdir", "output", "vector", "json")
+                       if getattr(args, n, None)), None)
+        where = f"the disk holding {target}" if target else "the disk"
+        print(f"unet-gis: error: {where} is full (no space left on the device); free some "
+              "space or write elsewhere. Nothing was written.", file=sys.stderr)
         return 1
     except Cancelled:
         print("unet-gis: cancelled; nothing was written.", file=sys.stderr)

@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from unet_gis.errors import UserError
-from unet_gis.fileio import check_output_path
+from unet_gis.fileio import check_output_path, remove_stale_temporaries, temporary_prefix
 from unet_gis.inference.progress import CancelToken, check
 
 if TYPE_CHECKING:
@@ -108,7 +108,8 @@ class LayerStore:
         self.schemas = {schema.name: schema for schema in schemas}
         self.targets = layer_paths(path, fmt, list(self.schemas))
         check_outputs(path, fmt, list(self.schemas), overwrite, inputs)
-        self.folder = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".tmp",
+        remove_stale_temporaries(path)
+        self.folder = Path(tempfile.mkdtemp(prefix=temporary_prefix(path), suffix=".tmp",
                                             dir=path.parent))
         gpkg_target = next(iter(self.targets.values())).name
         self.staging = self.folder / (gpkg_target if fmt == "gpkg" else "staging.gpkg")

@@ -95,13 +95,39 @@ def tile_pool(workers: int) -> Iterator[Executor | None]:
         yield None
         return
     pool = ProcessPoolExecutor(max_workers=workers,
-                               mp_context=multiprocessing.get_context("spawn"))
+                               mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_watch_parent, initargs=(os.getpid(),))
     try:
         yield pool
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+def _watch_parent(parent: int) -> None:
+    """In each worker: leave Ctrl-C to the parent (it cancels the pool and prints one
+    line), and exit as soon as the parent is gone, even when it was killed outright."""
+    import signal
+    import sys
+    import threading
+    import time
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:  # the kernel's own watch: SIGKILL when the parent dies
+            import ctypes
+
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="unet-gis-parent-watch", daemon=True).start()
 
 
 def map_tiles(pool: Executor | None, work: TileWork, tiles: Sequence[Tile],

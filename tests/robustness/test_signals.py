@@ -1,0 +1,129 @@
+"""SIGTERM, SIGKILL and argument errors end cleanly: one line, the right exit code, nothing
+left behind, no stray process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from unet_gis.fileio import atomic_path, remove_stale_temporaries
+
+from ..conftest import random_rgb, write_geotiff
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+
+def _start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "unet_gis", *args], cwd=cwd,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _wait_for(predicate, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def big_scene(tmp_path: Path) -> Path:
+    return write_geotiff(tmp_path / "big.tif", random_rgb(1536, 1536, seed=3))
+
+
+def test_sigterm_on_predict_leaves_nothing_and_exits_143(tmp_path: Path, big_scene: Path,
+                                                         tiny_checkpoint: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    process = _start(["predict", str(big_scene), "-o", str(out), "--model",
+                      str(tiny_checkpoint), "--tile", "256", "--halo", "32", "--batch-size",
+                      "1", "--device", "cpu"], tmp_path)
+    assert _wait_for(lambda: any(out.iterdir())), "the run never started writing"
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1] == "unet-gis: terminated; nothing was written."
+    assert "Traceback" not in err
+    assert list(out.iterdir()) == []
+
+
+def test_vectorize_workers_die_with_a_killed_parent(tmp_path: Path, make_geotiff) -> None:
+    """SIGKILL leaves the staging folder (nothing can clean up), but not the workers; the
+    next run removes the dead run's staging folder."""
+    import rasterio
+
+    from unet_gis.model.spec import default_spec
+    from unet_gis.raster.probability import tag_probability_raster
+
+    probabilities = tmp_path / "p.tif"
+    rng = np.random.default_rng(0)
+    data = (rng.random((2, 3000, 3000)) * 255).astype(np.uint8)
+    write_geotiff(probabilities, data)
+    with rasterio.open(probabilities, "r+") as dst:
+        tag_probability_raster(dst, default_spec(), None, False)
+    target = tmp_path / "layers.gpkg"
+    process = _start(["vectorize", str(probabilities), "-o", str(target), "--workers", "2"],
+                     tmp_path)
+    assert _wait_for(lambda: len(_children(process.pid)) >= 2, 60), "no workers started"
+    workers = _children(process.pid)
+    time.sleep(1.0)
+    process.kill()
+    process.communicate(timeout=30)
+
+    def gone() -> bool:
+        return not any(Path(f"/proc/{pid}").exists() and
+                       "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+                       for pid in workers)
+    assert _wait_for(gone, 10), "workers outlived their killed parent"
+    leftovers = list(tmp_path.glob(".layers.pid*"))
+    assert leftovers, "SIGKILL cannot clean up: the staging folder stays until the next run"
+    assert remove_stale_temporaries(target) == len(leftovers)
+    assert not list(tmp_path.glob(".layers.pid*"))
+
+
+def test_a_live_runs_temporaries_are_left_alone(tmp_path: Path) -> None:
+    target = tmp_path / "x.tif"
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"in progress")
+        assert remove_stale_temporaries(target) == 0 and tmp.exists()
+    assert target.read_bytes() == b"in progress"
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["predict", "x.tif", "-o", ".", "--batch-size", "two"], "invalid int value"),
+    (["vectorize"], "required"),
+    (["predict", "x.tif", "-o", ".", "--precision", "int4"], "invalid choice"),
+])
+def test_argument_errors_are_one_line(capsys, args: list[str], fragment: str) -> None:
+    from unet_gis.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("unet-gis: error: ") and fragment in err[0]
+    assert "--help" in err[0]
