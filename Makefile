@@ -17,11 +17,12 @@ install: $(VENV)/.installed
 run: install
 	$(VENV)/bin/unet-gis gui $(SAMPLE) --run
 
-test: install
+# the house rules first (ruff, mypy), then the tests: CI (.ci/run) fails on any of them
+test: lint
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 lint: install
-	$(VENV)/bin/ruff check unet_gis tests benchmarks
+	$(VENV)/bin/ruff check unet_gis tests benchmarks scripts
 	$(VENV)/bin/mypy unet_gis
 
 # the standalone one-folder app (PyInstaller) with its smoke tests; not part of `make test`

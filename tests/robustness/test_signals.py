@@ -114,7 +114,7 @@ def test_a_live_runs_temporaries_are_left_alone(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["predict", "x.tif", "-o", ".", "--batch-size", "two"], "invalid int value"),
+    (["predict", "x.tif", "-o", ".", "--batch-size", "two"], "expected a number"),
     (["vectorize"], "required"),
     (["predict", "x.tif", "-o", ".", "--precision", "int4"], "invalid choice"),
 ])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import TextIO
 
@@ -37,6 +38,34 @@ def add_device_arguments(parser: argparse.ArgumentParser, inference: bool = True
     parser.add_argument("--backend", default="torch", choices=BACKEND_CHOICES,
                         help="inference runtime: torch (default) or onnx (ONNX Runtime, fp32 "
                              "on the CPU; pip install 'unet-gis[onnx]')")
+
+
+def _number(text: str, kind: type, low: float, strict: bool) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < low or (strict and value == low):
+        relation = "above" if strict else "at least"
+        raise argparse.ArgumentTypeError(f"expected a finite number {relation} {low:g}, "
+                                         f"got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    return int(_number(text, int, 0, True))
+
+
+def non_negative_int(text: str) -> int:
+    return int(_number(text, int, 0, False))
+
+
+def positive_float(text: str) -> float:
+    return float(_number(text, float, 0, True))
+
+
+def non_negative_float(text: str) -> float:
+    return float(_number(text, float, 0, False))
 
 
 def parse_bands(text: str) -> tuple[int, ...]:

@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from unet_gis.cli.common import add_device_arguments
+from unet_gis.cli.common import (
+    add_device_arguments,
+    non_negative_float,
+    positive_float,
+    positive_int,
+)
 
 if TYPE_CHECKING:
     from unet_gis.training.config import SourceConfig
@@ -30,14 +35,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--split", default="val", help="config split to evaluate (default val)")
     parser.add_argument("--sources", help="comma-separated config source names to evaluate")
     parser.add_argument("--data-root", type=Path, help="folder the config's paths are under")
-    parser.add_argument("--tolerance", type=float, default=2.0, metavar="M",
+    parser.add_argument("--tolerance", type=positive_float, default=2.0, metavar="M",
                         help="relaxed-metric tolerance in metres (default 2)")
     parser.add_argument("--class", dest="label_class", default=None,
                         help="IMAGE LABELS mode: the class the labels mark (default: road for "
                              "vectors and masks, vehicle for YOLO files)")
-    parser.add_argument("--buffer", type=float, default=2.0, metavar="M",
+    parser.add_argument("--buffer", type=non_negative_float, default=2.0, metavar="M",
                         help="IMAGE LABELS mode: buffer for lines/points in metres, each side")
-    parser.add_argument("--gsd", type=float, metavar="M",
+    parser.add_argument("--gsd", type=positive_float, metavar="M",
                         help="IMAGE LABELS mode: metres per pixel of a plain (no CRS) image")
     parser.add_argument("--values", default="255",
                         help="IMAGE LABELS mode: mask values of the class (default 255)")
@@ -45,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="IMAGE LABELS mode: mask values to leave out (e.g. 0 for ISPRS "
                              "boundaries)")
     add_device_arguments(parser)
-    parser.add_argument("--tile", type=int, help="model input size in pixels")
+    parser.add_argument("--tile", type=positive_int, help="model input size in pixels")
     parser.add_argument("--sweep", action="store_true",
                         help="also score each class at thresholds 0.3-0.7 and print the one "
                              "that maximises its mean score over the validation sets")

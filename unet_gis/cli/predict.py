@@ -7,7 +7,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from unet_gis.cli.common import ProgressBar, add_model_arguments
+from unet_gis.cli.common import (
+    ProgressBar,
+    add_model_arguments,
+    non_negative_int,
+    positive_int,
+)
 from unet_gis.cli.vectorize import add_vector_arguments, options_from_args, report_summary
 from unet_gis.errors import UserError
 from unet_gis.raster.io import RasterSource, as_source, source_name, source_stem
@@ -26,9 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="raster files, or GDAL paths such as /vsis3/bucket/scene.tif")
     parser.add_argument("-o", "--outdir", required=True, type=Path, metavar="OUTDIR")
     add_model_arguments(parser)
-    parser.add_argument("--tile", type=int, help="model input size in pixels (default: model's)")
-    parser.add_argument("--halo", type=int, help="pixels discarded on each tile side")
-    parser.add_argument("--batch-size", type=int, help="tiles per forward pass")
+    parser.add_argument("--tile", type=positive_int,
+                        help="model input size in pixels (default: model's)")
+    parser.add_argument("--halo", type=non_negative_int, help="pixels discarded on each tile side")
+    parser.add_argument("--batch-size", type=positive_int, help="tiles per forward pass")
     parser.add_argument("--aoi", metavar="BOX|FILE",
                         help="minx,miny,maxx,maxy in the raster's CRS, or a vector file")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -52,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     from unet_gis.model.zoo import resolve_model_path
 
     outdir: Path = args.outdir
+    if outdir.exists() and not outdir.is_dir():
+        raise UserError(f"-o {outdir} is a file; -o names the folder the results go to.")
     if not outdir.is_dir():
         raise UserError(f"The output folder {outdir} does not exist; create it first.")
     model = load_checkpoint(resolve_model_path(args.model))

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from unet_gis.cli.common import add_device_arguments
+from unet_gis.cli.common import add_device_arguments, positive_float, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,15 +18,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "--resume and MODEL.epochNNN.safetensors snapshots).")
     parser.add_argument("config", type=Path, metavar="CONFIG")
     parser.add_argument("-o", "--output", required=True, type=Path, metavar="MODEL")
-    parser.add_argument("--epochs", type=int, help="number of epochs (default: config's)")
+    parser.add_argument("--epochs", type=positive_int, help="number of epochs (default: config's)")
     add_device_arguments(parser, inference=False)
     parser.add_argument("--resume", type=Path, metavar="CKPT",
                         help="continue an interrupted run from its checkpoint")
     parser.add_argument("--init", type=Path, metavar="CKPT",
                         help="start from these weights (fine-tuning), e.g. the bundled model")
     parser.add_argument("--data-root", type=Path, help="folder the config's paths are under")
-    parser.add_argument("--steps-per-epoch", type=int, help="override the config's")
-    parser.add_argument("--time-budget", type=float, metavar="MIN",
+    parser.add_argument("--steps-per-epoch", type=positive_int, help="override the config's")
+    parser.add_argument("--time-budget", type=positive_float, metavar="MIN",
                         help="stop after MIN minutes of training; the learning-rate schedule "
                              "follows steps or time, whichever is further along")
     parser.add_argument("--log", type=Path, help="also append progress lines to this file")

@@ -10,7 +10,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from unet_gis.cli.common import ProgressBar
+from unet_gis.cli.common import (
+    ProgressBar,
+    non_negative_float,
+    non_negative_int,
+    positive_int,
+)
 from unet_gis.vector.options import VectorizeOptions, VectorSummary
 
 _DEFAULTS = VectorizeOptions()
@@ -50,21 +55,23 @@ def add_vector_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--threshold", type=parse_thresholds, default=(),
                        metavar="CLASS=P,...",
                        help="probability thresholds (default: the model's, from the raster)")
-    group.add_argument("--min-area", type=float, default=_DEFAULTS.min_area_m2, metavar="M2",
+    group.add_argument("--min-area", type=non_negative_float, default=_DEFAULTS.min_area_m2,
+                       metavar="M2",
                        help="drop polygons and fill holes smaller than this "
                             "(default %(default)s m²)")
-    group.add_argument("--simplify", type=float, default=_DEFAULTS.simplify_m, metavar="M",
+    group.add_argument("--simplify", type=non_negative_float, default=_DEFAULTS.simplify_m,
+                       metavar="M",
                        help="simplification tolerance (default %(default)s m; 0: none)")
-    group.add_argument("--spur", type=float, default=_DEFAULTS.spur_m, metavar="M",
+    group.add_argument("--spur", type=non_negative_float, default=_DEFAULTS.spur_m, metavar="M",
                        help="prune centerline spurs shorter than this (default %(default)s m)")
-    group.add_argument("--gap", type=float, default=_DEFAULTS.gap_m, metavar="M",
+    group.add_argument("--gap", type=non_negative_float, default=_DEFAULTS.gap_m, metavar="M",
                        help="close road gaps narrower than this (default %(default)s m)")
-    group.add_argument("--min-length", type=float, default=_DEFAULTS.min_length_m,
+    group.add_argument("--min-length", type=non_negative_float, default=_DEFAULTS.min_length_m,
                        metavar="M", help="drop centerline pieces shorter than this "
                                          "(default %(default)s m)")
-    group.add_argument("--window", type=int, default=_DEFAULTS.window, metavar="PX",
+    group.add_argument("--window", type=positive_int, default=_DEFAULTS.window, metavar="PX",
                        help="processing window in pixels (default %(default)s)")
-    group.add_argument("--workers", type=int, default=0, metavar="N",
+    group.add_argument("--workers", type=non_negative_int, default=0, metavar="N",
                        help="processes working on windows (default 0: one per core for "
                             "rasters of 16 Mpx or more, else 1)")
 

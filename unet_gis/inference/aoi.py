@@ -30,6 +30,8 @@ class Aoi:
             except ValueError:
                 pass
             else:
+                if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
+                    raise UserError(f"--aoi {text}: every bound must be a finite number.")
                 if minx >= maxx or miny >= maxy:
                     raise UserError(f"--aoi {text}: min must be below max.")
                 return cls(bounds=(minx, miny, maxx, maxy))

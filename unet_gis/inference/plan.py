@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 
@@ -74,6 +75,13 @@ def plan_run(image: RasterSource, output: Path, spec: ModelSpec, *, tile: int | 
         plan = plan_grid(dataset, spec.gsd_m)
         scaler = build_scaler(dataset, band_choice, spec)
         masked = has_nodata(dataset, band_choice)
+        # float rasters: NaN and inf pixels are nodata (many are written without a nodata
+        # value), so their output has a mask too
+        floating = np.dtype(dataset.dtypes[band_choice.indexes[0] - 1]).kind == "f"
+        masked = masked or floating
+    if scaler.non_finite_seen:
+        warnings.append(f"{source_name(image)} has NaN or infinite pixels and no nodata value "
+                        "for them: they are treated as nodata.")
     if plan.source.crs is None:
         warnings.append(f"{source_name(image)} has no CRS: it runs in pixel space at the model's "
                         f"{spec.gsd_m} m, and the outputs have no georeferencing.")

@@ -91,6 +91,12 @@ class TileReader:
                 if not core_valid.any():
                     return TileData(window, None, core_valid)
             raw = source.read(unique, window=inner)
+            if raw.dtype.kind == "f" and self.masked:  # NaN and inf are nodata
+                finite = np.isfinite(raw).all(axis=0)
+                valid = finite if valid is None else valid & finite
+                core_valid = self._core_part(valid, window, row0, col0)
+                if not core_valid.any():
+                    return TileData(window, None, core_valid)
         except rasterio.RasterioIOError as exc:
             raise UserError(f"Could not read {source_name(self.path)} at rows {row0}-{row1}, "
                             f"columns {col0}-{col1}: the file may be truncated or corrupt "

@@ -163,6 +163,7 @@ class InputScaler:
         self.mean = mean.astype(np.float32).reshape(-1, 1, 1)
         self.std = std.astype(np.float32).reshape(-1, 1, 1)
         self.description = description
+        self.non_finite_seen = False  # NaN/inf in the percentile sample: read as nodata
 
     def __call__(self, raw: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
         """Scale a ``(bands, rows, cols)`` array; invalid pixels become the band mean (0)."""
@@ -187,28 +188,37 @@ def build_scaler(dataset: DatasetReader, bands: BandChoice, spec: ModelSpec) -> 
         return InputScaler(offsets, offsets + scales, mean, std, "fixed offsets/scales")
     if scaling.mode == "dtype_range" and dtype == np.uint8:
         return InputScaler(np.zeros(n), np.full(n, 255.0), mean, std, "uint8 / 255")
-    low, high = _percentiles(dataset, bands, scaling.percentile_low, scaling.percentile_high)
-    return InputScaler(low, high, mean, std,
-                       f"{dtype} clipped to the {scaling.percentile_low:g}-"
-                       f"{scaling.percentile_high:g} percentiles per band")
+    low, high, non_finite = _percentiles(dataset, bands, scaling.percentile_low,
+                                         scaling.percentile_high)
+    scaler = InputScaler(low, high, mean, std,
+                         f"{dtype} clipped to the {scaling.percentile_low:g}-"
+                         f"{scaling.percentile_high:g} percentiles per band")
+    scaler.non_finite_seen = non_finite
+    return scaler
 
 
 def _percentiles(dataset: DatasetReader, bands: BandChoice, low_pct: float,
-                 high_pct: float, max_side: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+                 high_pct: float, max_side: int = 1024
+                 ) -> tuple[np.ndarray, np.ndarray, bool]:
     factor = max(1, math.ceil(max(dataset.width, dataset.height) / max_side))
     shape = (max(1, dataset.height // factor), max(1, dataset.width // factor))
     unique = sorted(set(bands.indexes))
     data = dataset.read(unique, out_shape=(len(unique), *shape), masked=True)
     lows, highs = [], []
+    non_finite = False
     for index in bands.indexes:
         band = data[unique.index(index)]
         values = band.compressed() if np.ma.is_masked(band) else np.asarray(band).ravel()
+        if values.dtype.kind == "f":
+            finite = np.isfinite(values)
+            non_finite |= not bool(finite.all())
+            values = values[finite]
         if values.size == 0:
             raise UserError(f"Band {index} of {Path(dataset.name).name} has no valid pixels.")
         lo, hi = np.percentile(values.astype(np.float64), [low_pct, high_pct])
         lows.append(lo)
         highs.append(hi if hi > lo else lo + 1.0)
-    return np.asarray(lows), np.asarray(highs)
+    return np.asarray(lows), np.asarray(highs), non_finite
 
 
 def north_up_transform(crs: CRS | None, transform: Affine) -> Affine:

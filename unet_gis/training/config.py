@@ -153,6 +153,10 @@ def load_config(path: str | Path, data_root: str | Path | None = None,
 def parse_config(raw: dict[str, Any], base: Path, path: Path | None = None,
                  data_root: str | Path | None = None,
                  overrides: dict[str, Any] | None = None) -> TrainConfig:
+    unknown = sorted(set(raw) - {"data_root", "model", "training", "sources"})
+    if unknown:
+        raise UserError(f"Unknown section(s) or key(s) in the config: {', '.join(unknown)} "
+                        "(expected data_root, [model], [training] and [[sources]]).")
     root = Path(data_root) if data_root is not None else base / raw.get("data_root", ".")
     root = root.resolve()
     model = _dataclass(ModelConfig, raw.get("model", {}), "model")
