@@ -41,9 +41,11 @@ class ThresholdSweep:
         per_threshold.setdefault(threshold, ClassResult()).add(result)
 
     def table(self, name: str) -> dict[str, dict[float, float]]:
-        """source -> threshold -> headline score."""
+        """source -> threshold -> headline score, for the sets where the class occurs (a
+        set without any, e.g. vehicles in Massachusetts woods, has no F1 to maximise)."""
         return {source: {t: headline(r) for t, r in sorted(per.items())}
-                for source, per in self.results.get(name, {}).items()}
+                for source, per in self.results.get(name, {}).items()
+                if any(r.pixel.tp + r.pixel.fn > 0 for r in per.values())}
 
     def best(self, name: str) -> tuple[float, float]:
         """(threshold, mean headline score over the sets) that maximises the mean."""
