@@ -79,17 +79,34 @@ class Georef:
             dtype=object)
 
 
+#: A projected CRS measures true metres only where its scale factor is ~1: Web Mercator
+#: is 1.24 at 36° N (lengths x1.24, areas x1.54), so it is measured in UTM instead.
+MAX_SCALE_ERROR = 0.005
+
+
 def metric_crs_for(crs: CRS, lonlat_centre: tuple[float, float]) -> ProjCRS:
-    """The raster's CRS if it is projected in metres, else the UTM zone of its centre."""
+    """The raster's CRS if it is projected in metres with a scale factor within 0.5 % of 1
+    at the data's centre, else the UTM zone of its centre."""
     proj = ProjCRS.from_user_input(crs.to_wkt())
+    lon, lat = lonlat_centre
     if proj.is_projected:
         units = {axis.unit_name for axis in proj.axis_info}
-        if units <= {"metre", "meter"}:
+        if units <= {"metre", "meter"} and _true_scale(proj, lon, lat):
             return proj
-    lon, lat = lonlat_centre
     found = query_utm_crs_info(datum_name="WGS 84",
                                area_of_interest=AreaOfInterest(lon, lat, lon, lat))
     return ProjCRS.from_epsg(int(found[0].code))
+
+
+def _true_scale(proj: ProjCRS, lon: float, lat: float) -> bool:
+    from pyproj import Proj
+
+    try:
+        factors = Proj(proj).get_factors(lon, lat)
+        scales = (factors.meridional_scale, factors.parallel_scale)
+    except Exception:  # noqa: BLE001 - a projection PROJ cannot differentiate: measure in UTM
+        return False
+    return all(np.isfinite(f) and abs(f - 1.0) <= MAX_SCALE_ERROR for f in scales)
 
 
 def georef_of(dataset: DatasetReader, pixel_space: bool) -> Georef:
