@@ -83,3 +83,37 @@ def test_evaluate_json_folder_is_checked_first(capsys, tmp_path: Path) -> None:
     code, line = _one_error_line(capsys, "evaluate", "default", tmp_path / "cfg.toml",
                                  "--json", tmp_path / "no" / "such" / "s.json")
     assert code == 1 and "does not exist" in line and "--json" in line
+
+
+def test_every_command_keeps_gdal_virtual_paths() -> None:
+    from unet_gis.cli.main import build_parser
+
+    url = "/vsicurl/http://example.com/scene.tif"
+    for args in (["info", url], ["predict", url, "-o", "."]):
+        parsed = build_parser().parse_args(args)
+        value = parsed.image if args[0] == "info" else parsed.images[0]
+        assert str(value) == url  # not Path's "/vsicurl/http:/example.com/…"
+
+
+def test_truncated_tiff_is_one_line_without_gdal_chatter(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from rasterio.transform import from_origin
+
+    big = tmp_path / "big.tif"
+    with rasterio.open(big, "w", driver="GTiff", width=100_000, height=100_000, count=3,
+                       dtype="uint8", tiled=True, sparse_ok=True, crs="EPSG:32611",
+                       transform=from_origin(0, 0, 0.3, 0.3)):
+        pass
+    truncated = tmp_path / "truncated.tif"
+    truncated.write_bytes(big.read_bytes()[:4000])
+    out = tmp_path / "out"
+    out.mkdir()
+    done = subprocess.run([sys.executable, "-m", "unet_gis", "predict", str(truncated), "-o",
+                           str(out), "--aoi", "0,0,10,10"], capture_output=True, text=True,
+                          timeout=120)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 1
+    assert len(lines) == 1 and lines[0].startswith("unet-gis: error: "), done.stderr
+    assert list(out.iterdir()) == []

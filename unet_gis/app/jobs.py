@@ -6,7 +6,6 @@ a thread and turns their callbacks into throttled signals.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -171,11 +170,4 @@ def existing_outputs(request: ExportRequest, class_names: tuple[str, ...]) -> li
     assert request.format in FORMATS
     return sorted(f for t in targets for f in files_of(t, request.format) if f.exists())
 
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "--:--"
-    minutes, secs = divmod(int(seconds + 0.5), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 

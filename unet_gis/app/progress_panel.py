@@ -14,8 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from unet_gis.app.jobs import format_duration
-from unet_gis.inference.progress import Progress
+from unet_gis.inference.progress import Progress, format_duration
 
 
 def describe_progress(progress: Progress) -> str:

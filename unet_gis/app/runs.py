@@ -21,7 +21,6 @@ from unet_gis.app.canvas.sources import RasterSource
 from unet_gis.app.jobs import (
     OutputGrid,
     RunRequest,
-    format_duration,
     load_model,
     plan_output,
     run_model,
@@ -30,6 +29,7 @@ from unet_gis.app.layers.model import LayerStack, ResultLayer
 from unet_gis.app.progress_panel import ProgressPanel
 from unet_gis.app.workers import JobContext, JobRunner
 from unet_gis.errors import UserError
+from unet_gis.inference.progress import format_duration
 from unet_gis.raster.io import north_up_transform
 
 log = logging.getLogger(__name__)

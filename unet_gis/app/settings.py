@@ -16,9 +16,10 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
+from unet_gis.inference.choices import DEVICE_CHOICES as DEVICES
+
 log = logging.getLogger(__name__)
 MAX_RECENT = 10
-DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 @dataclass

@@ -8,7 +8,7 @@ import sys
 from typing import TextIO
 
 from unet_gis.errors import UserError
-from unet_gis.inference.progress import Progress
+from unet_gis.inference.progress import Progress, format_duration
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,14 +74,6 @@ def parse_bands(text: str) -> tuple[int, ...]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected band numbers like 1,2,3, got {text!r}") \
             from None
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    minutes, secs = divmod(int(seconds + 0.5), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
 class ProgressBar:

@@ -19,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "QT_QPA_PLATFORM=offscreen without a display)")
     parser.add_argument("--model", metavar="FILE",
                         help="a .safetensors checkpoint (default: the bundled model)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"),
+    from unet_gis.inference.choices import DEVICE_CHOICES
+
+    parser.add_argument("--device", choices=DEVICE_CHOICES,
                         help="where the model runs (default: the saved choice, else auto)")
     parser.set_defaults(func=run)
 

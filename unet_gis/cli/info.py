@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from unet_gis.errors import UserError
+from unet_gis.raster.io import as_source
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -13,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "info", help="describe a raster, or a model checkpoint",
         description="Print size, bands, dtype, CRS, GSD in metres, nodata and overviews of "
                     "IMAGE, and how the model would read it. With no IMAGE, describe the model.")
-    parser.add_argument("image", nargs="?", type=Path, metavar="IMAGE")
+    parser.add_argument("image", nargs="?", type=as_source, metavar="IMAGE")
     parser.add_argument("--model", metavar="FILE", help="checkpoint (default: bundled model)")
     parser.set_defaults(func=run)
 

@@ -11,6 +11,7 @@ import argparse
 import errno
 import importlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -70,6 +71,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s")
+    logging.captureWarnings(True)  # library warnings go to the log, not raw to stderr
+    if not args.verbose:  # GDAL's warnings (via rasterio) would come before our error line
+        for name in ("rasterio", "fiona", "pyogrio", "py.warnings"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        # GDAL's own handler prints "Warning 1: ..." from threads rasterio does not cover;
+        # errors still reach us as exceptions (rasterio reads GDAL's last error)
+        os.environ.setdefault("CPL_LOG", os.devnull)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -161,7 +161,7 @@ def compute_region(job: SceneJob, region: Window) -> RegionResult:
 
 def _threads(job: SceneJob) -> int | None:
     """Torch threads: as asked, else this host's cores shared by its worker processes."""
-    if job.threads or job.device not in ("auto", "cpu"):
+    if job.threads or job.device not in ("auto", "cpu"):  # GPUs: one process each
         return job.threads
     host = _worker_host()
     sharing = dict(job.processes_per_host).get(host, 1) if host else 1

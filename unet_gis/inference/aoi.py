@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rasterio.windows import Window, from_bounds
+from rasterio.windows import Window
 
 from unet_gis.errors import UserError
 from unet_gis.raster.grid import Grid
@@ -61,10 +61,13 @@ def resolve_aoi(aoi: Aoi | None, grid: Grid) -> ResolvedAoi:
     else:
         assert aoi.bounds is not None
         bounds = aoi.bounds
-    window = from_bounds(*bounds, transform=grid.transform)
-    col0, row0 = math.floor(window.col_off), math.floor(window.row_off)
-    col1 = math.ceil(window.col_off + window.width)
-    row1 = math.ceil(window.row_off + window.height)
+    # through the inverse transform: also right for rasters whose rows grow upward (GDAL's
+    # identity transform of images without georeferencing), where from_bounds refuses
+    inverse = ~grid.transform
+    corners = [inverse * (x, y) for x in (bounds[0], bounds[2]) for y in (bounds[1], bounds[3])]
+    cols, rows = [c for c, _ in corners], [r for _, r in corners]
+    col0, row0 = math.floor(min(cols)), math.floor(min(rows))
+    col1, row1 = math.ceil(max(cols)), math.ceil(max(rows))
     col0, row0 = max(col0, 0), max(row0, 0)
     col1, row1 = min(col1, grid.width), min(row1, grid.height)
     if col1 <= col0 or row1 <= row0:

@@ -7,6 +7,7 @@ Long-running functions take ``progress: ProgressCallback | None`` and
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -93,3 +94,12 @@ def check(cancel: CancelToken | None) -> None:
     """Raise :class:`Cancelled` when ``cancel`` was set (``None`` never cancels)."""
     if cancel is not None:
         cancel.raise_if_cancelled()
+
+
+def format_duration(seconds: float | None) -> str:
+    """``mm:ss`` or ``h:mm:ss``; ``--:--`` when unknown (the CLI's bar and the app)."""
+    if seconds is None or not math.isfinite(seconds):
+        return "--:--"
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
