@@ -194,3 +194,38 @@ def test_images_without_crs_run_and_line_up_in_pixel_space(
     assert b is not None
     assert b[0] >= 0 and b[2] <= 320 and b[1] >= -256 and b[3] <= 0  # inside the image
     assert b[0] <= 100 and b[2] >= 260 and b[1] <= -200 and b[3] >= -60  # covers the view
+
+
+def test_a_failed_runs_model_is_not_remembered(
+        qtbot: Any, app_paths: Any, boxes: Any, make_geotiff: Callable[..., Path],
+        tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from unet_gis.app.main_window import MainWindow
+    from unet_gis.app.settings import SettingsStore
+
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a model")
+    image = make_geotiff(random_rgb(40, 50))
+    window = MainWindow(paths=app_paths, model=str(bad), device="cpu")
+    qtbot.addWidget(window)
+    window.runs.interactive = False
+    ended: list[str] = []
+    window.runs.runEnded.connect(ended.append)
+    window.open_files([image])
+    window.start_run(ask=False)
+    qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
+    assert ended == ["failed"]
+    window.close()
+    assert SettingsStore(app_paths.settings_file).load().model_path != str(bad.resolve())
+    # a run that works is remembered
+    window = MainWindow(paths=app_paths, model=str(tiny_checkpoint), device="cpu")
+    qtbot.addWidget(window)
+    window.runs.interactive = False
+    ended.clear()
+    window.runs.runEnded.connect(ended.append)
+    window.open_files([image])
+    window.start_run(ask=False)
+    qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
+    assert ended == ["finished"]
+    window.close()
+    assert SettingsStore(app_paths.settings_file).load().model_path == str(
+        tiny_checkpoint.resolve())

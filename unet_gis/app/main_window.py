@@ -65,6 +65,10 @@ class MainWindow(QMainWindow):
         self.paths = paths
         self.store = SettingsStore(paths.settings_file)
         self.settings = self.store.load()
+        # the model and device saved are the last ones a run finished with: a bad --model
+        # or a device that failed must not come back at the next start
+        self._good_choice = (self.settings.model_path, self.settings.device)
+        self._trying = self._good_choice
         if model:
             self.settings.model_path = str(Path(model).resolve())
         if device:
@@ -91,6 +95,7 @@ class MainWindow(QMainWindow):
         self.runs.deviceChanged.connect(self.device_label.setText)
         self.runs.busyChanged.connect(self._busy_changed)
         self.runs.runFinished.connect(self._build_result_overviews)
+        self.runs.runFinished.connect(self._run_worked)
         self.runs.starting.connect(lambda request: self.overviews.cancel(request.output))
         self.exports.addPaths.connect(lambda paths: self.open_files(paths, remember=False))
         self.resize(1280, 800)
@@ -203,7 +208,7 @@ class MainWindow(QMainWindow):
                 self.settings.last_open_dir = str(Path(path).resolve().parent)
         if opened:
             self._update_recent()
-            self.store.save(self.settings)
+            self.save_settings()
             if was_empty:
                 self.canvas.full_extent()
         return opened
@@ -284,7 +289,6 @@ class MainWindow(QMainWindow):
             choice = dialog.choice()
             self.settings.model_path = str(choice.model) if choice.model else ""
             self.settings.device = choice.device
-            self.store.save(self.settings)
         else:
             current = self.current_image() or images[-1]
             choice = RunChoice(current.id, model, self.settings.device, "layer", None, None,
@@ -294,7 +298,19 @@ class MainWindow(QMainWindow):
         except UserError as exc:
             messages.error(self, "Run the model", str(exc))
             return
+        self._trying = (self.settings.model_path, self.settings.device)
         self.runs.submit(request)
+
+    def _run_worked(self, _result: object) -> None:
+        self._good_choice = self._trying
+        self.save_settings()
+
+    def save_settings(self) -> None:
+        """Save the settings, with the model and device of the last run that worked."""
+        from dataclasses import replace
+
+        model_path, device = self._good_choice
+        self.store.save(replace(self.settings, model_path=model_path, device=device))
 
     def run_request(self, choice: RunChoice) -> RunRequest:
         layer = next(lr for lr in self.stack if lr.id == choice.layer_id)
@@ -344,7 +360,8 @@ class MainWindow(QMainWindow):
             else:
                 setattr(self.settings, item.name, value)
         self._update_recent()
-        self.store.save(self.settings)
+        self._good_choice = (self.settings.model_path, self.settings.device)  # chosen by hand
+        self.save_settings()
 
     def open_log_folder(self) -> None:
         self.paths.log_dir.mkdir(parents=True, exist_ok=True)
@@ -373,7 +390,7 @@ class MainWindow(QMainWindow):
         self.overviews.shutdown()
         self.canvas.loader.shutdown()
         try:
-            self.store.save(self.settings)
+            self.save_settings()
             self.store.save_layout(self.saveGeometry(), self.saveState())
         except OSError as exc:
             log.warning("could not save settings: %s", exc)
