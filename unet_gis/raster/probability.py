@@ -117,7 +117,12 @@ def open_probability_raster(path: str | Path) -> tuple[DatasetReader, Probabilit
 
 
 def threshold_to_byte(threshold: float) -> int:
-    """The smallest stored value that counts as "at or above" ``threshold``."""
+    """The smallest stored value that counts as "at or above" ``threshold``: the one rule
+    the app's overlay, the vectorizer, the mask writer and ``evaluate`` all use.
+
+    A stored 0 is never "above" a threshold, not even a threshold of 0, so that a class
+    mask at 0 is "any probability at all" and not the whole raster.
+    """
     if not 0.0 <= threshold <= 1.0:
         raise UserError(f"Thresholds are probabilities between 0 and 1, got {threshold}.")
-    return int(round(threshold * 255))
+    return max(1, int(round(threshold * 255)))

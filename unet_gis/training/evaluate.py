@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from unet_gis.model.checkpoint import LoadedModel
+from unet_gis.raster.probability import threshold_to_byte
 from unet_gis.training.config import SourceConfig, TrainConfig
 from unet_gis.training.metrics import (
     ObjectScores,
@@ -103,7 +104,7 @@ def score_class(prob: np.ndarray, labels: np.ndarray, threshold: float, gsd_m: f
         ok &= valid
     if not ok.any():
         return None
-    pred = prob >= int(round(threshold * 255))
+    pred = prob >= threshold_to_byte(threshold)
     truth = labels == POSITIVE
     result = ClassResult(pixel_scores(pred, truth, ok))
     if relaxed:

@@ -119,7 +119,7 @@ def read_tiles(dataset: DatasetReader, bands: Sequence[int],
 
 def threshold(probabilities: ByteArray, value: float) -> BoolArray:
     """Pixels at or above probability ``value`` (nodata, stored as 0, never is)."""
-    return np.asarray(probabilities >= max(1, threshold_to_byte(value)))
+    return np.asarray(probabilities >= threshold_to_byte(value))
 
 
 def fill_small_holes(mask: BoolArray, max_px: float) -> BoolArray:
