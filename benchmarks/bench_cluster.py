@@ -33,18 +33,18 @@ import torch
 from rasterio.windows import Window
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import generate_rgb_geotiff  # noqa: E402
+from common import generate_rgb_geotiff
 
-from unet_gis.distributed import ClusterOptions, open_cluster, predict_on_cluster  # noqa: E402
-from unet_gis.distributed.assemble import SceneOutput  # noqa: E402
-from unet_gis.distributed.plan import task_regions  # noqa: E402
-from unet_gis.distributed.run import TARGET_TASK_PIXELS  # noqa: E402
-from unet_gis.distributed.tasks import ModelRef, SceneJob, compute_region  # noqa: E402
-from unet_gis.inference.engine import EngineOptions, plan_predict, predict  # noqa: E402
-from unet_gis.model.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from unet_gis.model.spec import Architecture, default_spec  # noqa: E402
-from unet_gis.model.unet import build_unet  # noqa: E402
-from unet_gis.raster.grid import tile_windows  # noqa: E402
+from unet_gis.distributed import ClusterOptions, open_cluster, predict_on_cluster
+from unet_gis.distributed.assemble import SceneOutput
+from unet_gis.distributed.plan import task_regions
+from unet_gis.distributed.run import TARGET_TASK_PIXELS
+from unet_gis.distributed.tasks import ModelRef, SceneJob, compute_region
+from unet_gis.inference.engine import EngineOptions, plan_predict, predict
+from unet_gis.model.checkpoint import load_checkpoint, save_checkpoint
+from unet_gis.model.spec import Architecture, default_spec
+from unet_gis.model.unet import build_unet
+from unet_gis.raster.grid import tile_windows
 
 
 def save_model(folder: Path, name: str, width: int, depth: int, tile: int, halo: int) -> Path:

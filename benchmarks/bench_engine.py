@@ -39,16 +39,16 @@ import rasterio
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import generate_rgb_geotiff, peak_rss_mib, run_child  # noqa: E402
+from common import generate_rgb_geotiff, peak_rss_mib, run_child
 
-from unet_gis.inference.backend import TorchBackend  # noqa: E402
-from unet_gis.inference.device import DeviceChoice, select_device  # noqa: E402
-from unet_gis.inference.engine import EngineOptions, default_batch_size, predict  # noqa: E402
-from unet_gis.model.checkpoint import LoadedModel, load_checkpoint  # noqa: E402
-from unet_gis.model.spec import Architecture, default_spec  # noqa: E402
-from unet_gis.model.unet import build_unet  # noqa: E402
-from unet_gis.model.zoo import default_model_path  # noqa: E402
-from unet_gis.raster.grid import tile_windows  # noqa: E402
+from unet_gis.inference.backend import TorchBackend
+from unet_gis.inference.device import DeviceChoice, select_device
+from unet_gis.inference.engine import EngineOptions, default_batch_size, predict
+from unet_gis.model.checkpoint import LoadedModel, load_checkpoint
+from unet_gis.model.spec import Architecture, default_spec
+from unet_gis.model.unet import build_unet
+from unet_gis.model.zoo import default_model_path
+from unet_gis.raster.grid import tile_windows
 
 
 def load_model(path: str | None, width: int | None, tile: int | None = None) -> LoadedModel:

@@ -38,10 +38,10 @@ from rasterio.transform import from_origin
 from rasterio.windows import Window
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import TotalRssSampler, peak_rss_mib, run_child  # noqa: E402
+from common import TotalRssSampler, peak_rss_mib, run_child
 
-from unet_gis.model.spec import default_spec  # noqa: E402
-from unet_gis.raster.probability import (  # noqa: E402
+from unet_gis.model.spec import default_spec
+from unet_gis.raster.probability import (
     probability_profile,
     tag_probability_raster,
 )

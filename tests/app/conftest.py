@@ -6,18 +6,18 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from collections.abc import Callable, Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PySide6.QtGui import QImage  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
+import numpy as np
+import pytest
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QMessageBox
 
-from unet_gis.app import messages, qtcompat  # noqa: E402
-from unet_gis.app.main_window import MainWindow  # noqa: E402
-from unet_gis.app.settings import AppPaths  # noqa: E402
+from unet_gis.app import messages, qtcompat
+from unet_gis.app.main_window import MainWindow
+from unet_gis.app.settings import AppPaths
 
 qtcompat.ensure()  # before pytest-qt and the tests make thousands of Qt calls
 

@@ -17,13 +17,13 @@ from .conftest import assert_same_raster, odd_scene, uint16_scene
 
 pytest.importorskip("distributed")
 
-from unet_gis.distributed import (  # noqa: E402
+from unet_gis.distributed import (
     ClusterOptions,
     open_cluster,
     predict_on_cluster,
     predict_scenes_on_cluster,
 )
-from unet_gis.distributed.cluster import ClusterTarget  # noqa: E402
+from unet_gis.distributed.cluster import ClusterTarget
 
 
 def test_a_worker_killed_mid_run_changes_nothing(tmp_path, tiny_checkpoint) -> None:

@@ -18,7 +18,7 @@ from .conftest import assert_same_raster, odd_scene, uint16_scene
 
 pytest.importorskip("distributed")
 
-from unet_gis.distributed import (  # noqa: E402
+from unet_gis.distributed import (
     ClusterOptions,
     predict_on_cluster,
     predict_scenes_on_cluster,

@@ -162,7 +162,7 @@ def format_position(crs: Any, x: float, y: float, layer_crs: Any = None) -> str:
     if layer_crs is not None and layer_crs != crs:
         try:
             lx, ly = _between(crs.to_wkt(), layer_crs.to_wkt()).transform(x, y)
-        except Exception:  # noqa: BLE001 - outside the layer CRS's domain: leave it out
+        except Exception:
             pass
         else:
             if math.isfinite(lx) and math.isfinite(ly):

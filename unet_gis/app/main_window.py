@@ -192,7 +192,7 @@ class MainWindow(QMainWindow):
             except UserError as exc:
                 messages.error(self, "Cannot open file", str(exc))
                 continue
-            except Exception as exc:  # noqa: BLE001 - never a traceback in the GUI
+            except Exception as exc:
                 log.exception("opening %s", path)
                 messages.unexpected(self, "Cannot open file", f"{Path(path).name}: {exc}")
                 continue

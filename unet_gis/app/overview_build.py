@@ -60,7 +60,7 @@ def child_main(path: str, factors: list[int], vrt: str, results: Any) -> None:
     """Entry point of the spawned process: report "" or the error message."""
     try:
         build_external_overviews(Path(path), factors, Path(vrt))
-    except Exception as exc:  # noqa: BLE001 - reported to the parent
+    except Exception as exc:
         results.put(f"{type(exc).__name__}: {exc}")
     else:
         results.put("")

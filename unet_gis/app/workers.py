@@ -151,7 +151,7 @@ class JobRunner(QObject):
         except UserError as exc:
             self._busy = False
             self.failed.emit(str(exc), True)
-        except Exception as exc:  # noqa: BLE001 - shown in a dialog, traceback in the log
+        except Exception as exc:
             log.exception("%s failed", self.name)
             self._busy = False
             self.failed.emit(f"{type(exc).__name__}: {exc}", False)

@@ -24,7 +24,7 @@ from unet_gis.errors import Cancelled, UserError
 COMMANDS = ("predict", "info", "vectorize", "train", "evaluate", "gui")
 
 
-class Terminated(BaseException):  # noqa: N818 - like KeyboardInterrupt
+class Terminated(BaseException):
     """SIGTERM, raised in the main thread so that everything unwinds as for Ctrl-C."""
 
 

@@ -104,7 +104,7 @@ def _true_scale(proj: ProjCRS, lon: float, lat: float) -> bool:
     try:
         factors = Proj(proj).get_factors(lon, lat)
         scales = (factors.meridional_scale, factors.parallel_scale)
-    except Exception:  # noqa: BLE001 - a projection PROJ cannot differentiate: measure in UTM
+    except Exception:  # a projection PROJ cannot differentiate: measure in UTM
         return False
     return all(np.isfinite(f) and abs(f - 1.0) <= MAX_SCALE_ERROR for f in scales)
 

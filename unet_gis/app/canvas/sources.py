@@ -178,7 +178,7 @@ class RasterSource:
                 transform, width, height = calculate_default_transform(
                     self.crs, view_crs, self.width, self.height,
                     *rasterio.transform.array_bounds(self.height, self.width, self.transform))
-            except Exception as exc:  # noqa: BLE001 - PROJ/GDAL raise various types
+            except Exception as exc:
                 return f"cannot be reprojected to the map's CRS ({exc})"
             grid, warped = DisplayGrid(int(width), int(height), transform), True
         if grid.transform.b or grid.transform.d:

@@ -101,7 +101,7 @@ class _Load(QRunnable):
             return
         try:
             value = self.fn()
-        except Exception as exc:  # noqa: BLE001 - reported to the canvas, logged
+        except Exception as exc:
             log.warning("tile %s failed: %s", self.key, exc, exc_info=True)
             signals.failed.emit(self.key, str(exc))
             return
