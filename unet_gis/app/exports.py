@@ -66,8 +66,7 @@ class ExportController(QObject):
         if not request.classes:
             messages.error(self.parent_widget, "Export", "Choose at least one class.")
             return
-        names = tuple(n for n, _ in rasters.get(request.probabilities, []))
-        existing = existing_outputs(request, names)
+        existing = existing_outputs(request)
         if existing:
             listing = "\n".join(str(p) for p in existing[:8])
             if not messages.ask(self.parent_widget, "Replace files?",

@@ -158,14 +158,21 @@ def run_export(request: ExportRequest, progress: ProgressCallback, cancel: Cance
                      cancel=cancel)
 
 
-def existing_outputs(request: ExportRequest, class_names: tuple[str, ...]) -> list[Path]:
+def existing_outputs(request: ExportRequest) -> list[Path]:
     """Files the export would replace (to confirm before starting)."""
     from unet_gis.vector.export import FORMATS, files_of, layer_paths
     from unet_gis.vector.layers import layer_names
 
     if request.format == "tif":
         return [request.output] if request.output.exists() else []
-    names = layer_names(request.classes or class_names, request.centerlines, False)
+    import rasterio
+
+    from unet_gis.raster.probability import read_probability_info
+
+    with rasterio.open(request.probabilities) as dataset:  # tags only: instant
+        classes = read_probability_info(dataset).classes
+    chosen = [c for c in classes if not request.classes or c.name in request.classes]
+    names = layer_names(chosen, request.centerlines, False)
     targets = set(layer_paths(request.output, request.format, names).values())
     assert request.format in FORMATS
     return sorted(f for t in targets for f in files_of(t, request.format) if f.exists())

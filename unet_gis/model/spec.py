@@ -19,13 +19,35 @@ ScalingMode = Literal["dtype_range", "percentile", "fixed"]
 CORE_MULTIPLE = 16  # a core is whole output blocks; block edges are multiples of 16
 
 
+#: What a class is, which decides its vector layers: ``objects`` are counted one by one
+#: (touching ones split; vehicles), a ``network`` is a surface with centerlines (roads), a
+#: ``surface`` is polygons only (e.g. buildings, water).
+CLASS_ROLES = ("objects", "network", "surface")
+_DEFAULT_ROLES = {"vehicle": "objects", "road": "network"}
+
+
 @dataclass(frozen=True)
 class ClassSpec:
-    """One output class: an independent sigmoid channel."""
+    """One output class: an independent sigmoid channel.
+
+    ``role`` is one of :data:`CLASS_ROLES`; empty (specs written before roles existed)
+    means ``objects`` for ``vehicle``, ``network`` for ``road`` and ``surface`` otherwise.
+    """
 
     name: str
     color: tuple[int, int, int]
     threshold: float = 0.5
+    role: str = ""
+
+    def __post_init__(self) -> None:
+        if self.role and self.role not in CLASS_ROLES:
+            raise UserError(f"Class {self.name}: role must be one of {', '.join(CLASS_ROLES)}, "
+                            f"got {self.role!r}.")
+
+    @property
+    def kind(self) -> str:
+        """The role in effect (see the class docstring)."""
+        return self.role or _DEFAULT_ROLES.get(self.name, "surface")
 
 
 @dataclass(frozen=True)
@@ -127,7 +149,8 @@ class ModelSpec:
         try:
             raw = json.loads(text)
             classes = tuple(
-                ClassSpec(name=c["name"], color=tuple(c["color"]), threshold=float(c["threshold"]))
+                ClassSpec(name=c["name"], color=tuple(c["color"]), threshold=float(c["threshold"]),
+                          role=str(c.get("role", "")))
                 for c in raw.pop("classes")
             )
             scaling_raw = raw.pop("scaling")

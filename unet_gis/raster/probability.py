@@ -68,8 +68,8 @@ def tag_probability_raster(dst: DatasetWriter, spec: ModelSpec, source: str | No
                            pixel_space: bool, device: str | None = None) -> None:
     """Write class names, colours, thresholds, the spec and the device line (device,
     threads, precision) into ``dst``'s metadata."""
-    classes = [{"name": c.name, "color": list(c.color), "threshold": c.threshold}
-               for c in spec.classes]
+    classes = [{"name": c.name, "color": list(c.color), "threshold": c.threshold,
+                "role": c.kind} for c in spec.classes]
     tags = {KIND_TAG: KIND_VALUE, CLASSES_TAG: json.dumps(classes), SPEC_TAG: spec.to_json()}
     if source:
         tags[SOURCE_TAG] = source
@@ -92,8 +92,8 @@ def read_probability_info(dataset: DatasetReader) -> ProbabilityInfo:
             "Run `unet-gis predict` on your image first and use its *_probabilities.tif.")
     try:
         raw = json.loads(tags[CLASSES_TAG])
-        classes = tuple(ClassSpec(c["name"], tuple(c["color"]), float(c["threshold"]))
-                        for c in raw)
+        classes = tuple(ClassSpec(c["name"], tuple(c["color"]), float(c["threshold"]),
+                                  str(c.get("role", ""))) for c in raw)
     except (ValueError, KeyError, TypeError) as exc:
         raise UserError(f"{name} has damaged class metadata ({exc}).") from exc
     if len(classes) != dataset.count or any(dt != "uint8" for dt in dataset.dtypes):

@@ -16,6 +16,7 @@ import numpy as np
 import shapely
 
 from unet_gis.inference.progress import CancelToken, check
+from unet_gis.model.spec import ClassSpec
 from unet_gis.vector.export import LayerSchema, LayerStore
 from unet_gis.vector.measure import FloatArray, GeomArray, Georef
 from unet_gis.vector.options import VectorizeOptions, VectorSummary
@@ -24,10 +25,6 @@ from unet_gis.vector.polygons import clean_polygons
 if TYPE_CHECKING:
     import geopandas as gpd
 
-#: Classes whose objects are counted one by one (touching objects are split).
-INSTANCE_CLASSES = frozenset({"vehicle"})
-#: Classes that also get centerlines.
-LINEAR_CLASSES = frozenset({"road"})
 _PLURAL = {"vehicle": "vehicles", "road": "roads"}
 _POLYGON_FIELDS = ("area_m2", "score")
 _LINE_FIELDS = ("length_m", "score")
@@ -37,20 +34,27 @@ def polygon_layer_name(cls: str) -> str:
     return _PLURAL.get(cls, cls)
 
 
-def layer_names(classes: Iterable[str], centerlines: bool, points: bool) -> list[str]:
+def with_role(classes: Iterable[ClassSpec], role: str) -> frozenset[str]:
+    """Names of the classes whose role (see :data:`~unet_gis.model.spec.CLASS_ROLES`) is
+    ``role``: ``objects`` are split and counted, a ``network`` also gets centerlines."""
+    return frozenset(c.name for c in classes if c.kind == role)
+
+
+def layer_names(classes: Iterable[ClassSpec], centerlines: bool, points: bool) -> list[str]:
     """The layers a run writes, in order."""
-    return [name for name, _, _, _ in _layers(classes, centerlines, points)]
+    return [name for name, _, _, _ in _layers(list(classes), centerlines, points)]
 
 
-def _layers(classes: Iterable[str], centerlines: bool,
+def _layers(classes: list[ClassSpec], centerlines: bool,
             points: bool) -> list[tuple[str, str, str, tuple[str, ...]]]:
     """(layer name, class, geometry type, numeric fields) of each layer, in order."""
     layers: list[tuple[str, str, str, tuple[str, ...]]] = []
-    for cls in classes:
+    for spec in classes:
+        cls = spec.name
         layers.append((polygon_layer_name(cls), cls, "Polygon", _POLYGON_FIELDS))
-        if points and cls in INSTANCE_CLASSES:
+        if points and spec.kind == "objects":
             layers.append((f"{cls}_points", cls, "Point", _POLYGON_FIELDS))
-        if centerlines and cls in LINEAR_CLASSES:
+        if centerlines and spec.kind == "network":
             layers.append((f"{cls}_centerlines", cls, "LineString", _LINE_FIELDS))
     return layers
 
@@ -76,12 +80,16 @@ class LayerBuilder:
     """Turns batches of finished pixel-space features into rows of the output layers."""
 
     def __init__(self, georef: Georef, options: VectorizeOptions,
-                 thresholds: Mapping[str, float], cancel: CancelToken | None) -> None:
+                 thresholds: Mapping[str, float], classes: Iterable[ClassSpec],
+                 cancel: CancelToken | None) -> None:
         self.georef = georef
         self.options = options
         self.thresholds = dict(thresholds)
         self.cancel = cancel
-        self.layers = _layers(self.thresholds, options.centerlines, options.points)
+        chosen = [c for c in classes if c.name in self.thresholds]
+        self.objects = with_role(chosen, "objects")
+        self.networks = with_role(chosen, "network")
+        self.layers = _layers(chosen, options.centerlines, options.points)
         self.features = {name: 0 for name, _, _, _ in self.layers}
         self.totals = {"road_area_m2": 0.0, "centerline_m": 0.0}
 
@@ -98,7 +106,7 @@ class LayerBuilder:
         if len(geoms) == 0:
             return
         # instances arrive cleaned and simplified per component (polygons.instance_pieces)
-        instances = cls in INSTANCE_CLASSES
+        instances = cls in self.objects
         geoms, scores = clean_polygons(
             geoms, _scores(sums, counts),
             0.0 if instances else self.georef.px2(self.options.min_area_m2),
@@ -107,9 +115,9 @@ class LayerBuilder:
         area = shapely.area(self.georef.to_metric(self.georef.to_map(geoms)))
         columns = {"area_m2": np.round(area, 2), "score": np.round(scores, 3)}
         self._append(store, polygon_layer_name(cls), _table(cls, geoms, columns, self.georef))
-        if cls == "road":
+        if cls in self.networks:
             self.totals["road_area_m2"] += float(columns["area_m2"].sum())
-        if self.options.points and cls in INSTANCE_CLASSES and len(geoms):
+        if self.options.points and instances and len(geoms):
             self._append(store, f"{cls}_points",
                          _table(cls, shapely.centroid(geoms), columns, self.georef))
 
@@ -137,7 +145,7 @@ class LayerBuilder:
                 messages.append(f"Nothing of class {cls!r} at or above {value:.2f}: its "
                                 "layers are empty.")
         return VectorSummary(
-            vehicles=self.features.get("vehicles", 0),
+            vehicles=sum(self.features[polygon_layer_name(c)] for c in self.objects),
             road_area_m2=self.totals["road_area_m2"],
             centerline_km=self.totals["centerline_m"] / 1000,
             pixel_units=self.georef.pixel_space,

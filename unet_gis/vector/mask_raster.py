@@ -2,10 +2,10 @@
 
 Class id ``i`` is the ``i``-th class of the probability raster (band ``i``), 0 is
 background and 255 nodata.  Classes may overlap (a car on a road): where several classes
-are above their thresholds the pixel takes the class that comes first in
-:data:`PRIORITY` (vehicle over road: the small object on top of the surface it stands
-on), then classes not listed there in band order.  The file is tiled, deflated, has a
-colour table and nearest-neighbour overviews, and is written atomically.
+are above their thresholds the pixel takes the class whose role comes first in
+:data:`PRIORITY` (objects such as a vehicle over a network such as the road it stands on,
+over other surfaces), then the class that comes first in band order.  The file is tiled,
+deflated, has a colour table and nearest-neighbour overviews, and is written atomically.
 """
 
 from __future__ import annotations
@@ -25,15 +25,17 @@ from unet_gis.raster.probability import ProbabilityInfo
 from unet_gis.vector.masks import threshold
 from unet_gis.vector.options import VectorSummary
 
-PRIORITY = ("vehicle", "road")
+#: Where classes overlap, objects (a car) win over networks (the road it stands on),
+#: which win over other surfaces; within a role, the raster's band order decides.
+PRIORITY = ("objects", "network", "surface")
 NODATA = 255
 BLOCK = 512
 
 
-def paint_order(names: list[str]) -> list[str]:
+def paint_order(names: list[str], info: ProbabilityInfo) -> list[str]:
     """Classes from lowest to highest priority (the last painted wins)."""
-    ranked = sorted(names, key=lambda n: (PRIORITY.index(n) if n in PRIORITY
-                                          else len(PRIORITY) + names.index(n)))
+    kinds = {c.name: c.kind for c in info.classes}
+    ranked = sorted(names, key=lambda n: (PRIORITY.index(kinds[n]), names.index(n)))
     return ranked[::-1]
 
 
@@ -43,7 +45,7 @@ def write_class_mask(dataset: DatasetReader, info: ProbabilityInfo,
                      cancel: CancelToken | None = None) -> VectorSummary:
     """Write the class-id mask of ``dataset`` (an open probability raster) to ``out_path``."""
     check_output_path(out_path, overwrite, (Path(dataset.name),))
-    order = paint_order(list(thresholds))
+    order = paint_order(list(thresholds), info)
     size = max(BLOCK, window // BLOCK * BLOCK)
     profile = {
         "driver": "GTiff", "width": dataset.width, "height": dataset.height, "count": 1,

@@ -22,7 +22,7 @@ from unet_gis.raster.io import GDAL_CACHE_MB
 from unet_gis.raster.probability import ProbabilityInfo, open_probability_raster
 from unet_gis.vector.centerlines import LinePieces
 from unet_gis.vector.export import MASK_FORMAT, LayerStore, resolve_format
-from unet_gis.vector.layers import INSTANCE_CLASSES, LINEAR_CLASSES, LayerBuilder
+from unet_gis.vector.layers import LayerBuilder
 from unet_gis.vector.mask_raster import write_class_mask
 from unet_gis.vector.masks import batched, iter_strips, read_tiles, tile_count
 from unet_gis.vector.measure import georef_of
@@ -74,15 +74,15 @@ def vectorize(prob_path: str | Path, out_path: str | Path,
         if georef.pixel_space and fmt == "geojson":
             raise UserError(f"{prob_path.name} has no coordinate system, and GeoJSON must "
                             "be longitude/latitude; write a GeoPackage or Shapefile instead.")
-        builder = LayerBuilder(georef, options, thresholds, cancel)
+        builder = LayerBuilder(georef, options, thresholds, info.classes, cancel)
         bands = [info.band_of(name) for name in thresholds]
         px = georef.px
-        seams = {n: SeamMerger() for n in thresholds if n not in INSTANCE_CLASSES}
+        seams = {n: SeamMerger() for n in thresholds if n not in builder.objects}
         networks = {n: CenterlineNetwork(px(options.spur_m), px(options.gap_m),
                                          px(options.min_length_m), px(options.simplify_m),
                                          options.margin)
-                    for n in thresholds if n in LINEAR_CLASSES and options.centerlines}
-        work = TileWork(tuple(thresholds.items()), INSTANCE_CLASSES & thresholds.keys(),
+                    for n in thresholds if n in builder.networks and options.centerlines}
+        work = TileWork(tuple(thresholds.items()), builder.objects,
                         frozenset(networks), georef.px2(options.min_area_m2),
                         px(options.simplify_m), px(options.gap_m),
                         georef.px2(CENTERLINE_HOLE_M2))
