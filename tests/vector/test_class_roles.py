@@ -9,12 +9,11 @@ import numpy as np
 import pyogrio
 import rasterio
 
+from tests.vector.conftest import CRS_CASES
 from unet_gis.model.spec import ClassSpec, default_spec
 from unet_gis.raster.probability import probability_profile, tag_probability_raster
 from unet_gis.vector.options import VectorizeOptions
 from unet_gis.vector.vectorize import vectorize
-
-from tests.vector.conftest import CRS_CASES
 
 
 def _raster(path: Path) -> Path:

@@ -49,7 +49,7 @@ def _number(text: str, kind: type, low: float, strict: bool) -> float:
         relation = "above" if strict else "at least"
         raise argparse.ArgumentTypeError(f"expected a finite number {relation} {low:g}, "
                                          f"got {text!r}")
-    return value
+    return float(value)
 
 
 def positive_int(text: str) -> int:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 VECTOR_SUFFIXES = {".geojson", ".json", ".shp", ".gpkg", ".fgb"}
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "evaluate", help="score a model against labelled scenes",
         description="Run MODEL with the same engine as `predict` on the validation scenes of a "

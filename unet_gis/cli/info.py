@@ -9,7 +9,7 @@ from unet_gis.errors import UserError
 from unet_gis.raster.io import as_source
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "info", help="describe a raster, or a model checkpoint",
         description="Print size, bands, dtype, CRS, GSD in metres, nodata and overviews of "

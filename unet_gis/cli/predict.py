@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from unet_gis.model.checkpoint import LoadedModel
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "predict", help="segment images into probability rasters",
         description="Run the U-Net with a sliding window over each IMAGE and write "

@@ -10,7 +10,7 @@ from typing import TextIO
 from unet_gis.cli.common import add_device_arguments, positive_float, positive_int
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "train", help="train or fine-tune a model from a config file",
         description="Train a U-Net on the sources listed in CONFIG (TOML) and write "

@@ -86,7 +86,7 @@ def options_from_args(args: argparse.Namespace) -> VectorizeOptions:
         workers=args.workers)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "vectorize", help="turn a probability raster into GIS layers",
         description="Extract vehicles (polygons, optionally points), road surfaces and road "

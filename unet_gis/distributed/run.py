@@ -33,7 +33,8 @@ from unet_gis.distributed.cluster import (
 from unet_gis.distributed.plan import task_regions
 from unet_gis.distributed.tasks import ModelRef, RegionResult, SceneJob, compute_region
 from unet_gis.errors import UserError
-from unet_gis.inference.engine import BlockCallback, EngineOptions, PredictResult, plan_predict
+from unet_gis.inference.engine import EngineOptions, PredictResult, plan_predict
+from unet_gis.inference.output import BlockCallback
 from unet_gis.inference.plan import RunPlan
 from unet_gis.inference.progress import CancelToken, ProgressCallback, ProgressReporter, check
 from unet_gis.model.checkpoint import LoadedModel
@@ -211,7 +212,7 @@ class _Feeder:
                  reporter: ProgressReporter, cancel: CancelToken | None) -> None:
         self.client, self.units, self.window = client, units, window
         self.reporter, self.cancel = reporter, cancel
-        self.pending: deque[tuple[Future, _Unit]] = deque()
+        self.pending: deque[tuple[Future[Any], _Unit]] = deque()
         self.counted: set[str] = set()
 
     def _top_up(self) -> None:

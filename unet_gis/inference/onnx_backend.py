@@ -94,4 +94,4 @@ class OnnxBackend:
     def infer(self, tiles: np.ndarray, pad_to: int | None = None) -> np.ndarray:
         logits = self.session.run(None, {"tiles": np.ascontiguousarray(tiles, np.float32)})[0]
         probabilities = 1.0 / (1.0 + np.exp(-logits.astype(np.float32)))
-        return (probabilities * 255.0 + 0.5).astype(np.uint8)
+        return np.asarray(probabilities * 255.0 + 0.5, dtype=np.uint8)

@@ -74,7 +74,8 @@ class UNet(nn.Module):
         for upsample, decoder, skip in zip(self.upsamplers, self.decoders, reversed(skips),
                                            strict=True):
             x = decoder(torch.cat([upsample(x), skip], dim=1))
-        return self.head(x)
+        logits: torch.Tensor = self.head(x)
+        return logits
 
 
     @staticmethod
@@ -87,7 +88,8 @@ class UNet(nn.Module):
         that one cheap convolution (3 input channels) in fp32 it is 0.02 %.
         """
         if not isinstance(block, nn.Sequential) or not torch.is_autocast_enabled(x.device.type):
-            return block(x)
+            out: torch.Tensor = block(x)
+            return out
         layers = iter(block)
         with torch.autocast(x.device.type, enabled=False):
             x = next(layers)(x.float())

@@ -129,4 +129,4 @@ def tile_windows(region: Window, tile: int, halo: int) -> Iterator[TileWindow]:
 
 def count_cores(region: Window, tile: int, halo: int) -> int:
     core = tile - 2 * halo
-    return math.ceil(region.height / core) * math.ceil(region.width / core)
+    return int(math.ceil(region.height / core) * math.ceil(region.width / core))

@@ -171,7 +171,7 @@ class InputScaler:
         out = (unit - self.mean) / self.std
         if valid is not None:
             out[:, ~valid] = 0.0
-        return out
+        return np.asarray(out, dtype=np.float32)
 
 
 def build_scaler(dataset: DatasetReader, bands: BandChoice, spec: ModelSpec) -> InputScaler:

@@ -65,4 +65,4 @@ def simplify_off_seams(geoms: GeomArray, tolerance: float, tile: Tile) -> GeomAr
         simpler = shapely.Polygon(rings[0], rings[1:])
         if simpler.is_valid and not simpler.is_empty:
             out[i] = simpler
-    return out
+    return np.asarray(out, dtype=object)

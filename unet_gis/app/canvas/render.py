@@ -44,7 +44,7 @@ def load_image_tile(source: RasterSource, bands: tuple[int, ...], stretch: Stret
         rgba = source.colormap[data[0]]
         if valid is not None:
             rgba[~valid, 3] = 0
-        return rgba
+        return np.asarray(rgba, np.uint8)
     data, valid = source.read(level, tx, ty, list(bands), mask=True)
     return rgba_composite(data, valid, stretch)
 

@@ -51,7 +51,7 @@ class DisplayGrid:
 
     @property
     def pixel_size(self) -> float:
-        return abs(self.transform.a)
+        return float(abs(self.transform.a))
 
     def max_level(self) -> int:
         level = 1
@@ -88,7 +88,8 @@ class DisplayGrid:
         return Window(col, row, w, h), (max(1, math.ceil(h / level)), max(1, math.ceil(w / level)))
 
     def window_bounds(self, window: Window) -> Bounds:
-        return rasterio.windows.bounds(window, self.transform)
+        left, bottom, right, top = rasterio.windows.bounds(window, self.transform)
+        return float(left), float(bottom), float(right), float(top)
 
 
 class HandlePool:
@@ -225,7 +226,8 @@ class RasterSource:
         factor = max(1, math.ceil(max(self.width, self.height) / max_side))
         shape = (len(indexes), max(1, self.height // factor), max(1, self.width // factor))
         with rasterio.open(self.path) as ds:
-            return ds.read(indexes, out_shape=shape, masked=True)
+            data: np.ma.MaskedArray = ds.read(indexes, out_shape=shape, masked=True)
+            return data
 
     def close(self) -> None:
         self._pool.close()
@@ -293,4 +295,4 @@ class Stretch:
             return data.astype(np.uint8, copy=False)
         low, high = self.limits()
         scaled = (data.astype(np.float32) - low[:, None, None]) / (high - low)[:, None, None]
-        return (np.clip(np.nan_to_num(scaled), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        return np.asarray((np.clip(np.nan_to_num(scaled), 0.0, 1.0) * 255.0 + 0.5), np.uint8)

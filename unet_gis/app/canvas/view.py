@@ -235,7 +235,7 @@ class MapCanvas(QWidget):
                                                                              ty))
                 return None
             key = ("cls", layer.id, source.uid, band, threshold, color, level, tx, ty)
-            image = self._rendered.get(key)
+            image: QImage | None = self._rendered.get(key)
             if image is not None:
                 return image
             raw = (self.loader.get(raw_key, lambda: load_probability_tile(source, level, tx, ty))
