@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import rasterio
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
@@ -196,6 +197,7 @@ def test_images_without_crs_run_and_line_up_in_pixel_space(
     assert b[0] <= 100 and b[2] >= 260 and b[1] <= -200 and b[3] >= -60  # covers the view
 
 
+@pytest.mark.slow
 def test_a_failed_runs_model_is_not_remembered(
         qtbot: Any, app_paths: Any, boxes: Any, make_geotiff: Callable[..., Path],
         tiny_checkpoint: Path, tmp_path: Path) -> None:

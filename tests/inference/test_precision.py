@@ -97,6 +97,7 @@ def _crop(tmp_path: Path) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_bf16_probabilities_match_fp32(tmp_path: Path, bundled: LoadedModel) -> None:
     if native_bf16_units() is None:
         pytest.skip(NO_BF16 + ": bf16 would be emulated and is never chosen here")

@@ -54,6 +54,7 @@ def big_scene(tmp_path: Path) -> Path:
     return write_geotiff(tmp_path / "big.tif", random_rgb(1536, 1536, seed=3))
 
 
+@pytest.mark.slow
 def test_sigterm_on_predict_leaves_nothing_and_exits_143(tmp_path: Path, big_scene: Path,
                                                          tiny_checkpoint: Path) -> None:
     out = tmp_path / "out"
@@ -71,6 +72,7 @@ def test_sigterm_on_predict_leaves_nothing_and_exits_143(tmp_path: Path, big_sce
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_vectorize_workers_die_with_a_killed_parent(tmp_path: Path, make_geotiff) -> None:
     """SIGKILL leaves the staging folder (nothing can clean up), but not the workers; the
     next run removes the dead run's staging folder."""

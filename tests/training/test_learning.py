@@ -25,6 +25,7 @@ def _scenes(seeds: range, split: str) -> list[Scene]:
     return scenes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_short_training_learns_squares_and_stripes(tmp_path: Path, precision: str) -> None:
     if precision == "bf16" and native_bf16_units() is None:
