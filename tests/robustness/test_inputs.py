@@ -117,3 +117,19 @@ def test_truncated_tiff_is_one_line_without_gdal_chatter(tmp_path: Path) -> None
     assert done.returncode == 1
     assert len(lines) == 1 and lines[0].startswith("unet-gis: error: "), done.stderr
     assert list(out.iterdir()) == []
+
+
+def test_evaluate_warns_when_labels_miss_the_image(capsys, tmp_path: Path,
+                                                  tiny_checkpoint: Path) -> None:
+    import json as json_module
+
+    image = write_geotiff(tmp_path / "scene.tif", random_rgb(64, 64))
+    far_away = tmp_path / "roads.geojson"  # a road 1000 km away from the image
+    far_away.write_text(json_module.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {}, "geometry": {
+            "type": "LineString", "coordinates": [[-100.0, 45.0], [-100.0, 45.01]]}}],
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}}))
+    assert main(["evaluate", str(tiny_checkpoint), str(image), str(far_away),
+                 "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "labels mark no road inside the image" in err

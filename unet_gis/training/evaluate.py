@@ -8,6 +8,7 @@ so the engine resamples them to the model's GSD exactly as it would a georeferen
 
 from __future__ import annotations
 
+import logging
 import math
 import tempfile
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from unet_gis.training.sources import build_scene_arrays, image_label, scene_fil
 from unet_gis.training.thresholds import ThresholdSweep
 
 SYNTHETIC_CRS = "EPSG:3857"
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -194,6 +196,15 @@ def evaluate_items(model: LoadedModel, items: list[tuple[str, SourceConfig, Path
             pixels += px
             _, labels = build_scene_arrays(source, image, spec)
             labels = _match(labels, prob.shape[1:])
+            for name in source.classes:
+                if name in names and not (labels[names.index(name)] == POSITIVE).any():
+                    warning = (f"{image.name}: the labels mark no {name} inside the image "
+                               "(empty labels, or labels outside its extent or in another "
+                               "CRS?); its scores say nothing.")
+                    if log:
+                        log(f"warning: {warning}")
+                    else:
+                        logger.warning(warning)
             entry: dict[str, Any] = {"source": source_name,
                                      "image": image_label(source, image) + image.suffix,
                                      "size": list(prob.shape[1:]), "classes": {}}

@@ -12,6 +12,11 @@ from unet_gis.resources import resource_path
 ATTRIBUTIONS = (
     "Sample scene: SpaceNet Las Vegas (SpaceNet 3 roads), imagery courtesy of Maxar, "
     "licensed CC BY-SA 4.0 (https://spacenet.ai).",
+    "Bundled model (CC BY-SA 4.0) trained on SpaceNet 3 Las Vegas (CC BY-SA 4.0), "
+    "Massachusetts Roads (Mnih 2013; MassGIS imagery, OpenStreetMap labels), the Dubai "
+    "aerial imagery set of Humans in the Loop, MBRSC and the Roia Foundation (CC0), Minsk "
+    "drone cars (Y. Kharuzhy and Minsk OSM community, CC BY-SA) and KIT AIS (KIT IPF, "
+    "CC BY 3.0); see the model card below.",
     "Built with Qt for Python (PySide6, LGPL), PyTorch, GDAL via rasterio, PROJ via pyproj, "
     "GEOS via shapely, pyogrio and geopandas.",
 )
