@@ -37,8 +37,11 @@ def test_window_remembers_settings_between_launches(qtbot: object, app_paths: ob
                                                     boxes: object) -> None:
     from unet_gis.app.main_window import MainWindow
 
+    from dataclasses import replace
+
     first = MainWindow(paths=app_paths)  # type: ignore[arg-type]
-    first.settings.device = "cpu"
+    # chosen in Preferences (a device chosen for a run is kept once the run worked)
+    first.apply_settings(replace(first.settings, device="cpu"))
     first.settings.thresholds["vehicle"] = 0.7
     first.close()
     second = MainWindow(paths=app_paths)  # type: ignore[arg-type]
@@ -71,9 +74,9 @@ def test_preferences_dialog_is_built_from_the_schema(qtbot: object, app_paths: o
     assert isinstance(centerlines, QCheckBox)
     centerlines.setChecked(False)
     dialog.clear_recent.setChecked(True)
-    thresholds = window.settings.thresholds
     window.apply_settings(dialog.result_settings())
-    assert window.settings.thresholds is thresholds  # the run controller keeps this dict
+    assert window.runs.threshold_for("road", 0.5) == 0.2  # new runs see the user's value
+    assert window.runs.threshold_for("vehicle", 0.5) == 0.5
     loaded = SettingsStore(app_paths.settings_file).load()  # type: ignore[attr-defined]
     assert (loaded.device, loaded.simplify_m, loaded.centerlines) == ("cpu", 1.25, False)
     assert loaded.recent_files == [] and loaded.thresholds == {"road": 0.2}

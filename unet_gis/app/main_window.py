@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
         self.layers_panel = LayersPanel(self.stack)
         self.run_panel = ProgressPanel("Model run")
         self.export_panel = ProgressPanel("Export")
-        self.runs = RunController(self.stack, self.run_panel, self, self.settings.thresholds)
+        self.runs = RunController(self.stack, self.run_panel, self, self.threshold_for)
         self.exports = ExportController(self.stack, self.export_panel, self, self.settings)
         self.overviews = OverviewBuilder(self)
         self.overviews.finished.connect(self._overviews_built)
@@ -351,14 +351,9 @@ class MainWindow(QMainWindow):
         self.apply_settings(dialog.result_settings())
 
     def apply_settings(self, new: AppSettings) -> None:
-        """Take new settings in place (the controllers hold references to these objects)."""
+        """Take new settings in place (the export controller holds this settings object)."""
         for item in fields(AppSettings):
-            value = getattr(new, item.name)
-            if item.name == "thresholds":
-                self.settings.thresholds.clear()
-                self.settings.thresholds.update(value)
-            else:
-                setattr(self.settings, item.name, value)
+            setattr(self.settings, item.name, getattr(new, item.name))
         self._update_recent()
         self._good_choice = (self.settings.model_path, self.settings.device)  # chosen by hand
         self.save_settings()
@@ -375,6 +370,10 @@ class MainWindow(QMainWindow):
 
     def _remember_threshold(self, name: str, value: float) -> None:
         self.settings.thresholds[name] = value
+
+    def threshold_for(self, name: str, default: float) -> float:
+        """The user's threshold for class ``name`` (the window owns them), else ``default``."""
+        return self.settings.thresholds.get(name, default)
 
     def _busy_changed(self, busy: bool) -> None:
         self.cancel_action.setEnabled(busy)

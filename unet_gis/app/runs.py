@@ -8,6 +8,7 @@ result layers are created and updated back on the GUI thread.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,10 +54,12 @@ class RunController(QObject):
     starting = Signal(object)  # RunRequest, just before its worker starts
 
     def __init__(self, stack: LayerStack, panel: ProgressPanel, parent_widget: QWidget,
-                 thresholds: dict[str, float]) -> None:
+                 threshold_for: Callable[[str, float], float]) -> None:
+        """``threshold_for(class, model default)``: the threshold a new result layer starts
+        at (the window owns the user's thresholds; this only asks)."""
         super().__init__(parent_widget)
         self.stack, self.panel, self.parent_widget = stack, panel, parent_widget
-        self.thresholds = thresholds
+        self.threshold_for = threshold_for
         self.runner = JobRunner("run", parent=self)
         self.queue: list[RunRequest] = []
         self.active: _Active | None = None
@@ -138,7 +141,7 @@ class RunController(QObject):
         for band, (name, color, threshold) in enumerate(grid.classes, start=1):
             layer = ResultLayer(name=f"{name} — {active.request.image.stem}", class_name=name,
                                 band=band, color=tuple(color),  # type: ignore[arg-type]
-                                threshold=self.thresholds.get(name, threshold),
+                                threshold=self.threshold_for(name, threshold),
                                 preview=preview, run_id=active.run_id)
             active.layers.append(layer)
             self.stack.add(layer, crs=grid.crs)
