@@ -35,6 +35,9 @@ def setup_logging(paths: AppPaths, verbose: bool = False) -> Path:
     for other in root.handlers:  # the terminal keeps showing warnings only
         if other.level == logging.NOTSET:
             other.setLevel(logging.DEBUG if verbose else logging.WARNING)
+        # what the user is told in a box (or, headless, in one printed line) is logged to
+        # the file only: otherwise the terminal showed every error twice
+        other.addFilter(lambda record: record.name != "unet_gis.app.messages")
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     log.info("unet-gis %s starting (Python %s)", __version__, sys.version.split()[0])
