@@ -64,6 +64,8 @@ class ThresholdSweep:
     def as_dict(self) -> dict[str, Any]:
         return {name: {"by_source": {s: {str(t): v for t, v in per.items()}
                                      for s, per in self.table(name).items()},
+                       "scores": {s: {str(t): r.as_dict() for t, r in sorted(per.items())}
+                                  for s, per in self.results[name].items()},
                        "best": dict(zip(("threshold", "mean"), self.best(name), strict=True))}
                 for name in self.results}
 
