@@ -35,9 +35,9 @@ def test_damaged_settings_fall_back_to_defaults(tmp_path: Path) -> None:
 
 def test_window_remembers_settings_between_launches(qtbot: object, app_paths: object,
                                                     boxes: object) -> None:
-    from unet_gis.app.main_window import MainWindow
-
     from dataclasses import replace
+
+    from unet_gis.app.main_window import MainWindow
 
     first = MainWindow(paths=app_paths)  # type: ignore[arg-type]
     # chosen in Preferences (a device chosen for a run is kept once the run worked)

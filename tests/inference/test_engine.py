@@ -239,3 +239,30 @@ def test_aoi_vector_file_processes_only_cores_it_touches(make_geotiff, tmp_path,
     assert (top, left) == (3, 3)
     np.testing.assert_array_equal(data[:, :64, :64],
                                   expected(raw)[:, top:top + 64, left:left + 64])
+
+
+def test_probability_metadata_is_small_portable_and_scaled(make_geotiff, tiny_model,
+                                                            tmp_path) -> None:
+    import json
+    from dataclasses import replace
+
+    import rasterio
+
+    from unet_gis.inference.engine import EngineOptions, predict
+    from unet_gis.model.checkpoint import LoadedModel
+
+    from ..conftest import random_rgb
+
+    image = make_geotiff(random_rgb(64, 64), name="scene.tif")
+    big_record = {"history": ["x" * 5000] * 5}
+    model = LoadedModel(tiny_model.network, replace(tiny_model.spec, training=big_record))
+    out = tmp_path / "p.tif"
+    predict(image, out, model, EngineOptions(device="cpu", overviews=False))
+    with rasterio.open(out) as dst:
+        tags = dst.tags()
+        assert dst.scales == (1 / 255, 1 / 255) and dst.offsets == (0.0, 0.0)
+        assert dst.count == 2
+    assert tags["UNET_GIS_SOURCE"] == "scene.tif"  # no folders of this machine
+    assert str(tmp_path) not in json.dumps(tags)
+    assert sum(len(v) for v in tags.values()) < 4000
+    assert "training" not in json.loads(tags["UNET_GIS_SPEC"])

@@ -66,13 +66,23 @@ def probability_profile(spec: ModelSpec, block: int) -> dict[str, Any]:
 
 def tag_probability_raster(dst: DatasetWriter, spec: ModelSpec, source: str | None,
                            pixel_space: bool, device: str | None = None) -> None:
-    """Write class names, colours, thresholds, the spec and the device line (device,
-    threads, precision) into ``dst``'s metadata."""
+    """Write class names, colours, thresholds, the spec's essentials, the input's file name
+    and the device line (device, threads, precision) into ``dst``'s metadata.
+
+    Metadata stays small and portable: the spec without its training record (that stays
+    in the model file), the input's name without the machine's folders.  Bands get scale
+    1/255 and offset 0, so GIS tools that honour them show probabilities 0-1.
+    """
     classes = [{"name": c.name, "color": list(c.color), "threshold": c.threshold,
                 "role": c.kind} for c in spec.classes]
-    tags = {KIND_TAG: KIND_VALUE, CLASSES_TAG: json.dumps(classes), SPEC_TAG: spec.to_json()}
+    essentials = json.loads(spec.to_json())
+    essentials.pop("training", None)
+    tags = {KIND_TAG: KIND_VALUE, CLASSES_TAG: json.dumps(classes),
+            SPEC_TAG: json.dumps(essentials, sort_keys=True)}
     if source:
-        tags[SOURCE_TAG] = source
+        tags[SOURCE_TAG] = source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    dst.scales = tuple(1 / 255 for _ in spec.classes)
+    dst.offsets = tuple(0.0 for _ in spec.classes)
     if device:
         tags[DEVICE_TAG] = device
     if pixel_space:
