@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from unet_gis.inference.progress import CancelToken, ProgressCallback
+from unet_gis.vector.options import OUTPUT_FORMATS
 
 Bounds = tuple[float, float, float, float]
 
@@ -58,9 +59,8 @@ class ExportRequest:
     overwrite: bool = False
 
 
-FORMAT_SUFFIX = {"shp": ".shp", "gpkg": ".gpkg", "geojson": ".geojson", "tif": ".tif"}
-FORMAT_LABEL = {"shp": "Shapefile", "gpkg": "GeoPackage", "geojson": "GeoJSON",
-                "tif": "Mask GeoTIFF"}
+FORMAT_SUFFIX = {name: suffix for name, (_, suffix) in OUTPUT_FORMATS.items()}
+FORMAT_LABEL = {name: label for name, (label, _) in OUTPUT_FORMATS.items()}
 
 
 def output_folder(image: Path, data_dir: Path) -> Path:

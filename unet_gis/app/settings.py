@@ -17,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
 from unet_gis.inference.choices import DEVICE_CHOICES as DEVICES
+from unet_gis.vector.options import OUTPUT_FORMATS
 
 log = logging.getLogger(__name__)
 MAX_RECENT = 10
@@ -37,7 +38,7 @@ class AppSettings:
         "help": "a .safetensors checkpoint; empty for the bundled model"})
     thresholds: dict[str, float] = field(default_factory=dict)
     export_format: str = field(default="shp", metadata={
-        "label": "Export format", "choices": ("shp", "gpkg", "geojson", "tif")})
+        "label": "Export format", "choices": tuple(OUTPUT_FORMATS)})
     centerlines: bool = field(default=True, metadata={"label": "Export road centerlines"})
     simplify_m: float = field(default=0.3, metadata={
         "label": "Simplify tolerance (m)", "range": (0.0, 100.0)})

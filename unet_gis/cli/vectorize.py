@@ -16,7 +16,7 @@ from unet_gis.cli.common import (
     non_negative_int,
     positive_int,
 )
-from unet_gis.vector.options import VectorizeOptions, VectorSummary
+from unet_gis.vector.options import OUTPUT_FORMATS, VectorizeOptions, VectorSummary
 
 _DEFAULTS = VectorizeOptions()
 
@@ -44,7 +44,7 @@ def parse_classes(text: str) -> tuple[str, ...]:
 def add_vector_arguments(parser: argparse.ArgumentParser) -> None:
     """The vectorizing flags (no output or --overwrite: each command has its own)."""
     group = parser.add_argument_group("vector layers")
-    group.add_argument("--format", choices=("shp", "gpkg", "geojson", "tif"),
+    group.add_argument("--format", choices=tuple(OUTPUT_FORMATS),
                        help="output format (default: from the extension)")
     group.add_argument("--classes", type=parse_classes, metavar="NAME,NAME",
                        help="classes to extract (default: all classes of the raster)")

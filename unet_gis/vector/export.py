@@ -25,16 +25,17 @@ from typing import TYPE_CHECKING
 from unet_gis.errors import UserError
 from unet_gis.fileio import check_output_path, remove_stale_temporaries, temporary_prefix
 from unet_gis.inference.progress import CancelToken, check
+from unet_gis.vector.options import OUTPUT_FORMATS
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
-#: format name -> (OGR driver, file suffix, one file per layer)
+_DRIVERS = {"shp": ("ESRI Shapefile", True), "gpkg": ("GPKG", False),
+            "geojson": ("GeoJSON", True)}
+#: vector format name -> (OGR driver, file suffix, one file per layer)
 FORMATS: dict[str, tuple[str, str, bool]] = {
-    "shp": ("ESRI Shapefile", ".shp", True),
-    "gpkg": ("GPKG", ".gpkg", False),
-    "geojson": ("GeoJSON", ".geojson", True),
-}
+    name: (driver, OUTPUT_FORMATS[name][1], per_layer)
+    for name, (driver, per_layer) in _DRIVERS.items()}
 MASK_FORMAT = "tif"
 _SUFFIXES = {".shp": "shp", ".gpkg": "gpkg", ".geojson": "geojson", ".json": "geojson",
              ".tif": MASK_FORMAT, ".tiff": MASK_FORMAT}

@@ -7,6 +7,15 @@ from pathlib import Path
 
 from unet_gis.errors import UserError
 
+#: Every output format: name -> (what users call it, file suffix).  ``tif`` is the
+#: class-id mask GeoTIFF; the others are vector formats (drivers in vector/export.py).
+OUTPUT_FORMATS: dict[str, tuple[str, str]] = {
+    "shp": ("Shapefile", ".shp"),
+    "gpkg": ("GeoPackage", ".gpkg"),
+    "geojson": ("GeoJSON", ".geojson"),
+    "tif": ("Mask GeoTIFF", ".tif"),
+}
+
 
 @dataclass(frozen=True)
 class VectorizeOptions:
