@@ -20,11 +20,24 @@ from ..conftest import random_rgb, write_geotiff
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
-def _start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
+def _start(args: list[str], cwd: Path, session: bool = False) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "unet_gis", *args], cwd=cwd,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, start_new_session=session)
+
+
+def _probability_raster(path: Path, side: int = 3000) -> Path:
+    import rasterio
+
+    from unet_gis.model.spec import default_spec
+    from unet_gis.raster.probability import tag_probability_raster
+
+    rng = np.random.default_rng(0)
+    write_geotiff(path, (rng.random((2, side, side)) * 255).astype(np.uint8))
+    with rasterio.open(path, "r+") as dst:
+        tag_probability_raster(dst, default_spec(), None, False)
+    return path
 
 
 def _wait_for(predicate, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
@@ -105,6 +118,24 @@ def test_vectorize_workers_die_with_a_killed_parent(tmp_path: Path, make_geotiff
     assert leftovers, "SIGKILL cannot clean up: the staging folder stays until the next run"
     assert remove_stale_temporaries(target) == len(leftovers)
     assert not list(tmp_path.glob(".layers.pid*"))
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_vectorize_with_workers_is_one_line(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group (parent and workers), as in a terminal."""
+    probabilities = _probability_raster(tmp_path / "p.tif")
+    process = _start(["vectorize", str(probabilities), "-o", str(tmp_path / "v.gpkg"),
+                      "--workers", "2"], tmp_path, session=True)
+    assert _wait_for(lambda: len(_children(process.pid)) >= 2, 60), "no workers started"
+    workers = _children(process.pid)
+    time.sleep(1.0)
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert process.returncode == 130
+    assert lines == ["unet-gis: interrupted; nothing was written."], err
+    assert not list(tmp_path.glob(".v.*")) and not (tmp_path / "v.gpkg").exists()
+    assert _wait_for(lambda: not any(Path(f"/proc/{p}").exists() for p in workers), 10)
 
 
 def test_a_live_runs_temporaries_are_left_alone(tmp_path: Path) -> None:
