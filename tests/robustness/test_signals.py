@@ -160,3 +160,4 @@ def test_argument_errors_are_one_line(capsys, args: list[str], fragment: str) ->
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("unet-gis: error: ") and fragment in err[0]
     assert "--help" in err[0]
+

@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from unet_gis import __version__
@@ -39,9 +40,24 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated()
 
 
-def _disk_full(exc: BaseException) -> bool:
-    text = str(exc)
-    return getattr(exc, "errno", None) == errno.ENOSPC or "No space left on device" in text
+def _disk_full(exc: BaseException, folder: object | None) -> bool:
+    """ENOSPC anywhere in the exception's chain (GDAL reports "Write failed", its cause
+    says why), or a write error with the output folder's disk (nearly) full."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if getattr(seen, "errno", None) == errno.ENOSPC or "No space left" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    if folder is not None and ("Write failed" in str(exc) or isinstance(exc, OSError)):
+        import shutil
+
+        path = Path(str(folder))
+        path = path if path.is_dir() else path.parent
+        try:
+            return shutil.disk_usage(path).free < 1_000_000
+        except OSError:
+            return False
+    return False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,10 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("unet-gis: terminated; nothing was written.", file=sys.stderr)
         return 143
     except Exception as exc:
-        if not _disk_full(exc):
-            raise
         target = next((getattr(args, n) for n in ("outdir", "output", "vector", "json")
                        if getattr(args, n, None)), None)
+        if not _disk_full(exc, target):
+            raise
         where = f"the disk holding {target}" if target else "the disk"
         print(f"unet-gis: error: {where} is full (no space left on the device); free some "
               "space or write elsewhere. Nothing was written.", file=sys.stderr)
