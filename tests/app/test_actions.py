@@ -204,30 +204,25 @@ def test_a_failed_runs_model_is_not_remembered(
     from unet_gis.app.main_window import MainWindow
     from unet_gis.app.settings import SettingsStore
 
+    image = make_geotiff(random_rgb(40, 50))
+
+    def launch_and_run(model: Path) -> str:
+        """``unet-gis gui IMAGE --run --model MODEL``, then close: how the run ended."""
+        window = MainWindow(paths=app_paths, model=str(model), device="cpu")
+        qtbot.addWidget(window)
+        window.runs.interactive = False
+        ended: list[str] = []
+        window.runs.runEnded.connect(ended.append)
+        window.open_files([image])
+        window.start_run(ask=False)
+        qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
+        window.close()
+        return ended[0]
+
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a model")
-    image = make_geotiff(random_rgb(40, 50))
-    window = MainWindow(paths=app_paths, model=str(bad), device="cpu")
-    qtbot.addWidget(window)
-    window.runs.interactive = False
-    ended: list[str] = []
-    window.runs.runEnded.connect(ended.append)
-    window.open_files([image])
-    window.start_run(ask=False)
-    qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
-    assert ended == ["failed"]
-    window.close()
+    assert launch_and_run(bad) == "failed"
     assert SettingsStore(app_paths.settings_file).load().model_path != str(bad.resolve())
-    # a run that works is remembered
-    window = MainWindow(paths=app_paths, model=str(tiny_checkpoint), device="cpu")
-    qtbot.addWidget(window)
-    window.runs.interactive = False
-    ended.clear()
-    window.runs.runEnded.connect(ended.append)
-    window.open_files([image])
-    window.start_run(ask=False)
-    qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
-    assert ended == ["finished"]
-    window.close()
+    assert launch_and_run(tiny_checkpoint) == "finished"  # a run that works is remembered
     assert SettingsStore(app_paths.settings_file).load().model_path == str(
         tiny_checkpoint.resolve())
