@@ -113,6 +113,8 @@ class TrainSettings:
     class_balance: dict[str, float] = field(default_factory=dict)
     pos_weight: dict[str, float] = field(default_factory=dict)
     dice_weight: float = 1.0
+    # weight of the soft clDice term per class (0: off); for classes that form networks
+    cldice_weight: dict[str, float] = field(default_factory=dict)
     scale_jitter: float = 0.2
     color_jitter: float = 0.2
     grey_probability: float = 0.1

@@ -145,6 +145,7 @@ def train_model(train_scenes: list[Scene], val_scenes: list[Scene], spec: ModelS
     val = fixed_chips(val_scenes, spec, settings.val_chips, settings.val_crop) \
         if val_scenes else None
     pos_weight = [settings.pos_weight.get(n, 1.0) for n in names]
+    cldice_weight = [settings.cldice_weight.get(n, 0.0) for n in names]
     total_steps = epochs * settings.steps_per_epoch
     step, start_epoch, elapsed = 0, 0, 0.0
     history: list[dict[str, Any]] = []
@@ -178,7 +179,8 @@ def train_model(train_scenes: list[Scene], val_scenes: list[Scene], spec: ModelS
             labels = labels.to(dev, non_blocking=True)
             with choice.autocast():
                 logits = network(images)
-            loss, per_class = masked_bce_dice(logits, labels, pos_weight, settings.dice_weight)
+            loss, per_class = masked_bce_dice(logits, labels, pos_weight, settings.dice_weight,
+                                              cldice_weight=cldice_weight)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
