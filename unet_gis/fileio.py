@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from unet_gis.errors import UserError
+from unet_gis.errors import Cancelled, UserError
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,37 @@ def remove_stale_temporaries(path: Path) -> int:
     return removed
 
 
+NEARLY_FULL_BYTES = 1_000_000
+
+
+class DiskFullError(UserError):
+    """Writing stopped because the output's disk is full; nothing was kept."""
+
+    def __init__(self, folder: Path | str | None) -> None:
+        where = f"the disk holding {folder}" if folder else "the disk"
+        super().__init__(f"{where} is full (no space left on the device); free some space "
+                         "or write elsewhere. Nothing was written.")
+
+
+def disk_full(exc: BaseException, folder: Path | str | None) -> bool:
+    """Did ``exc`` come from a full disk?  ENOSPC anywhere in its chain (GDAL reports
+    "Write failed"; its cause may say why, or only "Write error at scanline N"), or an
+    I/O error while ``folder``'s disk has (nearly) no space left."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if getattr(seen, "errno", None) == errno.ENOSPC or "No space left" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    if folder is None or isinstance(exc, UserError | Cancelled):
+        return False
+    path = Path(str(folder))
+    path = path if path.is_dir() else path.parent
+    try:
+        return shutil.disk_usage(path).free < NEARLY_FULL_BYTES
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only on success.
@@ -88,6 +121,12 @@ def atomic_path(path: Path, suffix: str | None = None) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+    except Exception as exc:
+        # look while the partial file still fills the disk: once it is removed below,
+        # the free space no longer tells
+        if not isinstance(exc, UserError) and disk_full(exc, path.parent):
+            raise DiskFullError(path.parent) from exc
+        raise
     finally:
         for leftover in (tmp, *tmp.parent.glob(tmp.name + ".*")):
             leftover.unlink(missing_ok=True)

@@ -8,7 +8,6 @@ Each sub-command lives in its own module ``unet_gis.cli.<name>`` exposing
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
 import logging
 import os
@@ -16,11 +15,11 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import NoReturn
 
 from unet_gis import __version__
 from unet_gis.errors import Cancelled, UserError
+from unet_gis.fileio import DiskFullError, disk_full
 
 COMMANDS = ("predict", "info", "vectorize", "train", "evaluate", "gui")
 
@@ -38,26 +37,6 @@ class OneLineParser(argparse.ArgumentParser):
 
 def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated()
-
-
-def _disk_full(exc: BaseException, folder: object | None) -> bool:
-    """ENOSPC anywhere in the exception's chain (GDAL reports "Write failed", its cause
-    says why), or a write error with the output folder's disk (nearly) full."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if getattr(seen, "errno", None) == errno.ENOSPC or "No space left" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    if folder is not None and ("Write failed" in str(exc) or isinstance(exc, OSError)):
-        import shutil
-
-        path = Path(str(folder))
-        path = path if path.is_dir() else path.parent
-        try:
-            return shutil.disk_usage(path).free < 1_000_000
-        except OSError:
-            return False
-    return False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # GDAL's own handler prints "Warning 1: ..." from threads rasterio does not cover;
         # errors still reach us as exceptions (rasterio reads GDAL's last error)
         os.environ.setdefault("CPL_LOG", os.devnull)
+        from unet_gis.raster.libtiff_messages import log_libtiff_messages
+
+        log_libtiff_messages()
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -110,11 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         target = next((getattr(args, n) for n in ("outdir", "output", "vector", "json")
                        if getattr(args, n, None)), None)
-        if not _disk_full(exc, target):
+        if not disk_full(exc, target):
             raise
-        where = f"the disk holding {target}" if target else "the disk"
-        print(f"unet-gis: error: {where} is full (no space left on the device); free some "
-              "space or write elsewhere. Nothing was written.", file=sys.stderr)
+        print(f"unet-gis: error: {DiskFullError(target)}", file=sys.stderr)
         return 1
     except Cancelled:
         print("unet-gis: cancelled; nothing was written.", file=sys.stderr)

@@ -98,11 +98,34 @@ def tile_pool(workers: int) -> Iterator[Executor | None]:
                                mp_context=multiprocessing.get_context("spawn"),
                                initializer=_watch_parent, initargs=(os.getpid(),))
     try:
+        _start_workers_deaf_to_ctrl_c(pool, workers)
         yield pool
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+def _start_workers_deaf_to_ctrl_c(pool: ProcessPoolExecutor, workers: int) -> None:
+    """Start all workers now, with SIGINT ignored from their first instruction.
+
+    A worker only runs :func:`_watch_parent` after importing this package; a Ctrl-C in
+    those first seconds would print its traceback.  An ignored signal stays ignored across
+    exec and Python leaves it so, hence the parent ignores SIGINT while it starts them
+    (only the main thread can change handlers; elsewhere, e.g. in the app, there is no
+    Ctrl-C to fear).
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        for _ in range(workers):  # each submit starts a worker while none is idle
+            pool.submit(os.getpid)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _watch_parent(parent: int) -> None:
