@@ -78,10 +78,11 @@ NEARLY_FULL_BYTES = 1_000_000
 class DiskFullError(UserError):
     """Writing stopped because the output's disk is full; nothing was kept."""
 
-    def __init__(self, folder: Path | str | None) -> None:
+    def __init__(self, folder: Path | str | None, needed_bytes: int | None = None) -> None:
         where = f"the disk holding {folder}" if folder else "the disk"
-        super().__init__(f"{where} is full (no space left on the device); free some space "
-                         "or write elsewhere. Nothing was written.")
+        needed = f"; needed up to about {needed_bytes / 1e6:,.0f} MB" if needed_bytes else ""
+        super().__init__(f"{where} is full (no space left on the device{needed}); free some "
+                         "space or write elsewhere. Nothing was written.")
 
 
 def disk_full(exc: BaseException, folder: Path | str | None) -> bool:
@@ -104,8 +105,11 @@ def disk_full(exc: BaseException, folder: Path | str | None) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_path(path: Path, suffix: str | None = None) -> Iterator[Path]:
+def atomic_path(path: Path, suffix: str | None = None,
+                needed_bytes: int | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only on success.
+
+    ``needed_bytes``, the output's size if known, goes into the message when the disk fills.
 
     On any exception (including :class:`~unet_gis.errors.Cancelled`) the temporary file
     is removed, so no half-written output is ever left behind; temporaries of earlier runs
@@ -125,7 +129,7 @@ def atomic_path(path: Path, suffix: str | None = None) -> Iterator[Path]:
         # look while the partial file still fills the disk: once it is removed below,
         # the free space no longer tells
         if not isinstance(exc, UserError) and disk_full(exc, path.parent):
-            raise DiskFullError(path.parent) from exc
+            raise DiskFullError(path.parent, needed_bytes) from exc
         raise
     finally:
         for leftover in (tmp, *tmp.parent.glob(tmp.name + ".*")):

@@ -49,4 +49,5 @@ def test_predict_onto_a_full_disk_is_one_line_and_leaves_nothing(
     # the only one apart from the progress bar
     assert lines[-1].startswith("unet-gis: error: the disk holding"), run.stderr
     assert "is full" in lines[-1]
+    assert "needed up to about 6 MB" in lines[-1]  # 1536² x 2 bands + overviews
     assert [line for line in lines[:-1] if not line.startswith("scene.tif [")] == []

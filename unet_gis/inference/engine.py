@@ -85,6 +85,12 @@ def plan_predict(image: RasterSource, output: Path, spec: ModelSpec,
                     bands=options.bands, aoi=options.aoi, overwrite=options.overwrite)
 
 
+def uncompressed_bytes(run: RunPlan) -> int:
+    """The probability raster's size before compression, overviews included (4/3)."""
+    pixels = int(run.region.width) * int(run.region.height)
+    return pixels * int(run.profile["count"]) * 4 // 3
+
+
 def default_batch_size(device: DeviceChoice) -> int:
     """8 tiles on a GPU; one on a CPU, where a second tile only spills the caches (measured
     slower per pixel on 2 cores, benchmarks/bench_engine.py)."""
@@ -109,7 +115,7 @@ def predict(image: str | Path, output: str | Path, model: LoadedModel,
     reporter = ProgressReporter("predict", run.cores, progress)
     reader = TileReader(run.image, run.plan, run.bands, run.scaler, run.masked)
     with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB), \
-            atomic_path(run.output, ".tif") as tmp, \
+            atomic_path(run.output, ".tif", uncompressed_bytes(run)) as tmp, \
             rasterio.open(tmp, "w", **run.profile) as dst:
         writer = BlockWriter(dst, run.region, run.masked, on_block)
         try:
