@@ -122,6 +122,36 @@ def test_corrupt_file_shows_an_error_and_the_app_keeps_working(
     assert len(window.stack) == 1
 
 
+def test_truncated_file_says_so_in_the_status_bar_and_in_one_run_error(
+        qtbot: Any, window: MainWindow, boxes: Boxes, make_geotiff: Callable[..., Path],
+        tiny_checkpoint: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A TIFF cut in half opens (its header is whole) but its tiles cannot be read: the map
+    and the run each say so in words, with no traceback in the log."""
+    good = make_geotiff(random_rgb(1024, 1024, seed=5), name="whole.tif", tiled=True,
+                        blockxsize=256, blockysize=256)
+    cut = good.with_name("cut.tif")
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    caplog.set_level("WARNING")
+    open_image(window, cut)
+    reasons: list[str] = []
+    window.canvas.loader.tileFailed.connect(reasons.append)
+    window.canvas.full_extent()
+    qtbot.waitUntil(lambda: bool(reasons), timeout=10_000)
+    assert reasons[0].startswith("Could not read cut.tif here: the file may be truncated")
+    assert "See previous exception" not in reasons[0]
+    qtbot.waitUntil(lambda: "cut.tif" in window.statusBar().currentMessage(), timeout=5_000)
+    window.settings.model_path = str(tiny_checkpoint)
+    ended: list[str] = []
+    window.runs.runEnded.connect(ended.append)
+    window.start_run()
+    qtbot.waitUntil(lambda: bool(ended), timeout=RUN_TIMEOUT_MS)
+    assert ended == ["failed"]
+    errors = boxes.of("warning")
+    assert len(errors) == 1 and "may be truncated or corrupt" in errors[0][2]
+    assert not [r for r in caplog.records if r.exc_info], "a traceback reached the log"
+    assert not list(cut.parent.glob("cut_unet_gis/*.tif"))
+
+
 def test_cancel_leaves_no_output_and_returns_to_idle(
         qtbot: Any, window: MainWindow, make_geotiff: Callable[..., Path],
         tiny_checkpoint: Path) -> None:

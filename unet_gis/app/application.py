@@ -10,8 +10,9 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QSize
+from PySide6.QtCore import QCoreApplication, QSize, qInstallMessageHandler
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -74,8 +75,24 @@ def app_icon() -> QIcon:
     return icon
 
 
+_QT_LEVELS = {"QtDebugMsg": logging.DEBUG, "QtInfoMsg": logging.INFO,
+              "QtWarningMsg": logging.WARNING, "QtCriticalMsg": logging.ERROR,
+              "QtFatalMsg": logging.CRITICAL}
+# platform-plugin notes that say nothing to a user (e.g. the offscreen plugin's
+# "This plugin does not support propagateSizeHints()")
+_QT_NOISE = ("does not support propagateSizeHints",)
+
+
+def _qt_message(kind: Any, _context: Any, message: str) -> None:
+    level = _QT_LEVELS.get(getattr(kind, "name", str(kind)), logging.WARNING)
+    if any(noise in message for noise in _QT_NOISE):
+        level = logging.DEBUG
+    logging.getLogger("unet_gis.qt").log(level, "%s", message)
+
+
 def make_application(argv: Sequence[str] = ()) -> QApplication:
     configure_gdal()
+    qInstallMessageHandler(_qt_message)  # Qt's messages go to our log, not raw to stderr
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         QCoreApplication.setOrganizationName("unet-gis")

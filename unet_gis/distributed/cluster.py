@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from unet_gis.errors import UserError
+from unet_gis.errors import UserError, first_line
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -141,7 +141,7 @@ def open_cluster(target: str | ClusterTarget, connect_timeout: float = CONNECT_T
         except (OSError, TimeoutError) as exc:
             raise UserError(
                 f"Could not reach the Dask scheduler at {target.address} within "
-                f"{connect_timeout:g} s ({_first_line(exc)}). Is `dask scheduler` running "
+                f"{connect_timeout:g} s ({first_line(exc)}). Is `dask scheduler` running "
                 "there, and is the port open from this computer?") from exc
     session = ClusterSession(client, target)
     try:
@@ -181,11 +181,11 @@ def _probe(address: str, timeout: float) -> None:
         except (OSError, TimeoutError, concurrent.futures.TimeoutError) as exc:
             raise UserError(unreachable.format(
                 f"connected, but no Dask answer within the time left: "
-                f"{type(exc).__name__} {_first_line(exc)}")) from exc
+                f"{type(exc).__name__} {first_line(exc)}")) from exc
         except Exception as exc:  # garbage frames, TLS mismatch, ...
             raise UserError(
                 f"{address} did not answer like a Dask scheduler ({type(exc).__name__}: "
-                f"{_first_line(exc)}); check the address and port (the scheduler listens on "
+                f"{first_line(exc)}); check the address and port (the scheduler listens on "
                 "8786 by default, 8787 is its dashboard).") from exc
     finally:
         pool.shutdown(wait=False)
@@ -208,7 +208,3 @@ async def _identify(address: str, timeout: float) -> Any:
 
     return await asyncio.wait_for(ask(), timeout)
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc)
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -12,9 +12,8 @@ from rasterio.io import DatasetReader
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from unet_gis.errors import UserError
 from unet_gis.raster.grid import GridPlan, TileWindow
-from unet_gis.raster.io import BandChoice, InputScaler, RasterSource, source_name
+from unet_gis.raster.io import BandChoice, InputScaler, RasterSource, read_failure
 
 
 @dataclass
@@ -98,9 +97,8 @@ class TileReader:
                 if not core_valid.any():
                     return TileData(window, None, core_valid)
         except rasterio.RasterioIOError as exc:
-            raise UserError(f"Could not read {source_name(self.path)} at rows {row0}-{row1}, "
-                            f"columns {col0}-{col1}: the file may be truncated or corrupt "
-                            f"({str(exc).splitlines()[0]}).") from exc
+            raise read_failure(self.path, exc,
+                               f"at rows {row0}-{row1}, columns {col0}-{col1}") from exc
         raw = raw[[unique.index(i) for i in self.bands.indexes]]
         image = self.scaler(raw, valid)
         pad = ((0, 0), (row0 - int(tile.row_off), int(tile.row_off + tile.height) - row1),

@@ -13,7 +13,7 @@ from rasterio.enums import ColorInterp
 from rasterio.io import DatasetReader
 from rasterio.transform import Affine
 
-from unet_gis.errors import UserError
+from unet_gis.errors import UserError, first_line, root_reason
 from unet_gis.model.spec import ModelSpec
 
 #: GDAL's block cache in MB while reading or writing rasters window by window.  Its
@@ -53,13 +53,20 @@ def open_raster(path: str | Path) -> DatasetReader:
         dataset = rasterio.open(source)
     except rasterio.RasterioIOError as exc:
         raise UserError(f"{source_name(source)} is not a raster GDAL can read "
-                        f"({_first_line(exc)}).") from exc
+                        f"({first_line(exc)}).") from exc
     try:
         check_readable(dataset)
     except UserError:
         dataset.close()
         raise
     return dataset
+
+
+def read_failure(source: RasterSource, exc: BaseException, where: str = "") -> UserError:
+    """The message for a read that failed inside a raster that opened fine."""
+    at = f" {where}" if where else ""
+    return UserError(f"Could not read {source_name(source)}{at}: the file may be truncated "
+                     f"or corrupt ({root_reason(exc)}).")
 
 
 def check_readable(dataset: DatasetReader) -> None:
@@ -72,10 +79,6 @@ def check_readable(dataset: DatasetReader) -> None:
         if np.dtype(dtype).kind not in SUPPORTED_KINDS:
             raise UserError(f"{name} has {dtype} pixels; unet-gis reads integer and real "
                             "imagery, not complex data (take the amplitude first).")
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def ground_sample_distance(crs: CRS | None, transform: Affine, width: int,

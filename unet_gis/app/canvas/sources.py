@@ -28,7 +28,7 @@ from rasterio.transform import Affine
 from rasterio.windows import Window
 
 from unet_gis.app.geo import Bounds
-from unet_gis.raster.io import north_up_transform, open_raster
+from unet_gis.raster.io import north_up_transform, open_raster, read_failure
 
 TILE = 256
 _uids = itertools.count(1)
@@ -215,10 +215,13 @@ class RasterSource:
         window, shape = self.display.tile_window(level, tx, ty)
         with self._pool.handle() as handle:
             ds = handle[0] if isinstance(handle, tuple) else handle
-            data = ds.read(indexes, window=window, out_shape=(len(indexes), *shape))
-            valid = None
-            if mask and (self.masked or self.warped):
-                valid = ds.dataset_mask(window=window, out_shape=shape) > 0
+            try:
+                data = ds.read(indexes, window=window, out_shape=(len(indexes), *shape))
+                valid = None
+                if mask and (self.masked or self.warped):
+                    valid = ds.dataset_mask(window=window, out_shape=shape) > 0
+            except rasterio.RasterioIOError as exc:
+                raise read_failure(self.path, exc, "here") from exc
         return data, valid
 
     def read_overview(self, indexes: list[int], max_side: int = 512) -> np.ma.MaskedArray:

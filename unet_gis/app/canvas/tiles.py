@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from unet_gis.app import qtcompat
+from unet_gis.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,10 @@ class _Load(QRunnable):
         try:
             value = self.fn()
         except Exception as exc:
-            log.warning("tile %s failed: %s", self.key, exc, exc_info=True)
+            # a bad file is said in the status bar (traceback only with --verbose); anything
+            # else is a bug and logged as one
+            level = logging.DEBUG if isinstance(exc, UserError) else logging.WARNING
+            log.log(level, "tile %s failed: %s", self.key, exc, exc_info=True)
             signals.failed.emit(self.key, str(exc))
             return
         signals.loaded.emit(self.key, value)
