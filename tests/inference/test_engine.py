@@ -249,13 +249,16 @@ def test_probability_metadata_is_small_portable_and_scaled(make_geotiff, tiny_mo
     import rasterio
 
     from unet_gis.inference.engine import EngineOptions, predict
-    from unet_gis.model.checkpoint import LoadedModel
 
     from ..conftest import random_rgb
 
     image = make_geotiff(random_rgb(64, 64), name="scene.tif")
     big_record = {"history": ["x" * 5000] * 5}
-    model = LoadedModel(tiny_model.network, replace(tiny_model.spec, training=big_record))
+    from unet_gis.model.checkpoint import file_sha256, load_checkpoint, save_checkpoint
+
+    saved = save_checkpoint(tmp_path / "m.safetensors", tiny_model.network,
+                            replace(tiny_model.spec, training=big_record, name="tiny"))
+    model = load_checkpoint(saved)
     out = tmp_path / "p.tif"
     predict(image, out, model, EngineOptions(device="cpu", overviews=False))
     with rasterio.open(out) as dst:
@@ -266,3 +269,6 @@ def test_probability_metadata_is_small_portable_and_scaled(make_geotiff, tiny_mo
     assert str(tmp_path) not in json.dumps(tags)
     assert sum(len(v) for v in tags.values()) < 4000
     assert "training" not in json.loads(tags["UNET_GIS_SPEC"])
+    digest = file_sha256(saved)
+    assert digest is not None and len(digest) == 64
+    assert tags["UNET_GIS_MODEL"] == f"tiny sha256:{digest}"

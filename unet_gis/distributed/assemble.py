@@ -45,9 +45,10 @@ class SceneOutput:
               valid: np.ndarray | None) -> None:
         self.writer.write(core, probabilities, valid)
 
-    def finish(self, cancel: CancelToken | None, device: str | None = None) -> None:
+    def finish(self, cancel: CancelToken | None, device: str | None = None,
+               model_sha256: str | None = None) -> None:
         """Tags, band descriptions and overviews, as the local engine writes them."""
-        finish_output(self.dst, self.scene, self.overviews, cancel, device)
+        finish_output(self.dst, self.scene, self.overviews, cancel, device, model_sha256)
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> bool | None:

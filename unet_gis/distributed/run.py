@@ -37,7 +37,7 @@ from unet_gis.inference.engine import EngineOptions, PredictResult, plan_predict
 from unet_gis.inference.output import BlockCallback
 from unet_gis.inference.plan import RunPlan
 from unet_gis.inference.progress import CancelToken, ProgressCallback, ProgressReporter, check
-from unet_gis.model.checkpoint import LoadedModel
+from unet_gis.model.checkpoint import LoadedModel, file_sha256
 from unet_gis.raster.grid import count_cores
 from unet_gis.raster.io import as_source, source_name
 
@@ -182,7 +182,8 @@ class _Run:
                             out.write(core, probabilities, valid)
                         skipped += result.skipped
                         devices.add(result.device)
-                    out.finish(self.cancel, "; ".join(sorted(devices)))
+                    out.finish(self.cancel, "; ".join(sorted(devices)),
+                               file_sha256(self.ref.path))
                 now = time.perf_counter()
                 results.append(self._result(plan, now - finished, skipped, devices))
                 log.info("%s: %d tasks so far, %.1f MB of blocks fetched, %.1f s of worker "

@@ -29,7 +29,7 @@ from unet_gis.inference.output import BlockCallback, BlockWriter, CoreSink, fini
 from unet_gis.inference.plan import RunPlan, plan_run
 from unet_gis.inference.progress import CancelToken, ProgressCallback, ProgressReporter, check
 from unet_gis.inference.reader import TileData, TileReader
-from unet_gis.model.checkpoint import LoadedModel
+from unet_gis.model.checkpoint import LoadedModel, model_sha256
 from unet_gis.model.spec import ModelSpec
 from unet_gis.raster.grid import Grid, tile_windows
 from unet_gis.raster.io import GDAL_CACHE_MB, RasterSource, as_source
@@ -126,7 +126,8 @@ def predict(image: str | Path, output: str | Path, model: LoadedModel,
                                    cancel)
         finally:
             reader.close()
-        finish_output(dst, run, options.overviews, cancel, device.description)
+        finish_output(dst, run, options.overviews, cancel, device.description,
+                      model_sha256(model))
     for message in run.warnings:
         log.warning(message)
     return PredictResult(run.output, int(run.region.width), int(run.region.height),

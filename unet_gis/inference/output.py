@@ -52,9 +52,12 @@ class BlockWriter:
 
 
 def finish_output(dst: DatasetWriter, run: RunPlan, overviews: bool,
-                  cancel: CancelToken | None, device: str | None = None) -> None:
-    """Tag the classes, spec and device line, then build overviews (unless cancelled)."""
-    tag_probability_raster(dst, run.spec, str(run.image), run.plan.source.crs is None, device)
+                  cancel: CancelToken | None, device: str | None = None,
+                  model_sha256: str | None = None) -> None:
+    """Tag the classes, spec, model and device line, then build overviews (unless
+    cancelled)."""
+    tag_probability_raster(dst, run.spec, str(run.image), run.plan.source.crs is None, device,
+                           model_sha256)
     if overviews:
         check(cancel)
         factors = overview_factors(int(run.region.width), int(run.region.height), run.block)

@@ -7,6 +7,8 @@ when opened, so it is refused with a message that says how to convert it
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import tempfile
@@ -33,6 +35,32 @@ class LoadedModel:
     network: torch.nn.Module
     spec: ModelSpec
     path: Path | None = None
+
+
+def model_sha256(model: LoadedModel) -> str | None:
+    """SHA-256 of the checkpoint file ``model`` was loaded from (``None`` if from memory):
+    what an output records so that anyone can tell which model made it."""
+    if model.path is None:
+        return None
+    return file_sha256(model.path)
+
+
+def file_sha256(path: str | Path) -> str | None:
+    """SHA-256 of a file (cached per path, size and modification time)."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    return _file_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _file_sha256(path: str, _size: int, _mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def save_checkpoint(path: str | Path, network: torch.nn.Module, spec: ModelSpec,

@@ -28,6 +28,7 @@ KIND_VALUE = "probability"
 PIXEL_SPACE_TAG = "UNET_GIS_PIXEL_SPACE"
 SOURCE_TAG = "UNET_GIS_SOURCE"
 DEVICE_TAG = "UNET_GIS_DEVICE"  # where and in which precision the model ran
+MODEL_TAG = "UNET_GIS_MODEL"  # the model's name and the SHA-256 of its checkpoint file
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,11 @@ def probability_profile(spec: ModelSpec, block: int) -> dict[str, Any]:
 
 
 def tag_probability_raster(dst: DatasetWriter, spec: ModelSpec, source: str | None,
-                           pixel_space: bool, device: str | None = None) -> None:
-    """Write class names, colours, thresholds, the spec's essentials, the input's file name
-    and the device line (device, threads, precision) into ``dst``'s metadata.
+                           pixel_space: bool, device: str | None = None,
+                           model_sha256: str | None = None) -> None:
+    """Write class names, colours, thresholds, the spec's essentials, the input's file name,
+    the model (name and checkpoint hash) and the device line (device, threads, precision)
+    into ``dst``'s metadata.
 
     Metadata stays small and portable: the spec without its training record (that stays
     in the model file), the input's name without the machine's folders.  Bands get scale
@@ -85,6 +88,8 @@ def tag_probability_raster(dst: DatasetWriter, spec: ModelSpec, source: str | No
     dst.offsets = tuple(0.0 for _ in spec.classes)
     if device:
         tags[DEVICE_TAG] = device
+    if model_sha256:
+        tags[MODEL_TAG] = f"{spec.name or 'model'} sha256:{model_sha256}"
     if pixel_space:
         tags[PIXEL_SPACE_TAG] = "yes: the input had no CRS; coordinates are pixels"
     dst.update_tags(**tags)
