@@ -19,6 +19,7 @@ from unet_gis.fileio import atomic_path
 from unet_gis.inference.output import BlockCallback, BlockWriter, finish_output
 from unet_gis.inference.plan import RunPlan
 from unet_gis.inference.progress import CancelToken
+from unet_gis.raster.styles import style_probability_raster
 
 
 class SceneOutput:
@@ -52,4 +53,7 @@ class SceneOutput:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> bool | None:
-        return self._stack.__exit__(kind, exc, tb)
+        suppressed = self._stack.__exit__(kind, exc, tb)
+        if kind is None:  # the raster is in place: its style goes beside it
+            style_probability_raster(self.scene.output, self.scene.spec.classes)
+        return suppressed

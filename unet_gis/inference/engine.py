@@ -33,6 +33,7 @@ from unet_gis.model.checkpoint import LoadedModel, model_sha256
 from unet_gis.model.spec import ModelSpec
 from unet_gis.raster.grid import Grid, tile_windows
 from unet_gis.raster.io import GDAL_CACHE_MB, RasterSource, as_source
+from unet_gis.raster.styles import style_probability_raster
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,7 @@ def predict(image: str | Path, output: str | Path, model: LoadedModel,
             reader.close()
         finish_output(dst, run, options.overviews, cancel, device.description,
                       model_sha256(model))
+    style_probability_raster(run.output, run.spec.classes)
     for message in run.warnings:
         log.warning(message)
     return PredictResult(run.output, int(run.region.width), int(run.region.height),

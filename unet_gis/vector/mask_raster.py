@@ -5,7 +5,8 @@ background and 255 nodata.  Classes may overlap (a car on a road): where several
 are above their thresholds the pixel takes the class whose role comes first in
 :data:`PRIORITY` (objects such as a vehicle over a network such as the road it stands on,
 over other surfaces), then the class that comes first in band order.  The file is tiled,
-deflated, has a colour table and nearest-neighbour overviews, and is written atomically.
+deflated, has a colour table and nearest-neighbour overviews, and is written atomically;
+a QGIS style and GDAL category names go beside it (:mod:`unet_gis.raster.styles`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rasterio.windows import Window
 from unet_gis.fileio import atomic_path, check_output_path
 from unet_gis.inference.progress import CancelToken, ProgressCallback, ProgressReporter, check
 from unet_gis.raster.probability import ProbabilityInfo
+from unet_gis.raster.styles import style_class_mask
 from unet_gis.vector.masks import threshold
 from unet_gis.vector.options import VectorSummary
 
@@ -85,6 +87,7 @@ def write_class_mask(dataset: DatasetReader, info: ProbabilityInfo,
             if factors:
                 dst.build_overviews(factors, Resampling.nearest)
         check(cancel)
+    style_class_mask(out_path, info.classes)
     reporter.advance()
     messages = tuple(f"Nothing of class {c!r} at or above {thresholds[c]:.2f}."
                      for c, n in counts.items() if n == 0)
