@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,11 +18,15 @@ from unet_gis.cli.common import (
 )
 from unet_gis.cli.vectorize import add_vector_arguments, options_from_args, report_summary
 from unet_gis.errors import UserError
+from unet_gis.inference.choices import OUTPUT_GRIDS
 from unet_gis.raster.io import RasterSource, as_source, source_name, source_stem
 
 if TYPE_CHECKING:
     from unet_gis.inference.engine import EngineOptions, PredictResult
     from unet_gis.model.checkpoint import LoadedModel
+
+#: The loggers that log each plan warning which the engine also returns in its result.
+_ENGINE_LOGGERS = ("unet_gis.inference.engine", "unet_gis.distributed.run")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,6 +44,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--batch-size", type=positive_int, help="tiles per forward pass")
     parser.add_argument("--aoi", metavar="BOX|FILE",
                         help="minx,miny,maxx,maxy in the raster's CRS, or a vector file")
+    parser.add_argument("--output-grid", choices=OUTPUT_GRIDS, default="model",
+                        help="pixel grid of the probability raster: the model's (default: "
+                             "all the detail the model saw) or the input's (resampled back, "
+                             "for raster math against the input); they differ only when the "
+                             "input's GSD is not the model's")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--cluster", metavar="ADDRESS|local[:N]",
@@ -69,24 +81,55 @@ def run(args: argparse.Namespace) -> int:
                             halo=args.halo,
                             batch_size=args.batch_size, bands=args.bands,
                             aoi=Aoi.parse(args.aoi) if args.aoi else None,
-                            overwrite=args.overwrite)
-    cluster_results = _predict_on_cluster(args, model, options) if args.cluster else None
+                            overwrite=args.overwrite, output_grid=args.output_grid)
+    if args.cluster and args.output_grid != "model":
+        raise UserError("--output-grid input is not available with --cluster yet; run "
+                        "without --cluster, or resample the result with gdalwarp.")
+    with _held_warnings() as held:
+        cluster_results = _predict_on_cluster(args, model, options) if args.cluster else None
+    others = [m for m in held if not any(m in r.warnings for r in cluster_results or ())]
     for index, image in enumerate(args.images):
         output = default_output_path(image, outdir)
         if cluster_results is not None:
             result = cluster_results[index]
         else:
             bar = None if args.quiet else ProgressBar(source_name(image))
-            result = predict(image, output, model, options, progress=bar)
-        for warning in result.warnings:
+            with _held_warnings() as others:
+                result = predict(image, output, model, options, progress=bar)
+        for warning in dict.fromkeys((*result.warnings, *others)):
             print(f"unet-gis: warning: {warning}", file=sys.stderr)
+        others = []
         print(f"{source_name(image)}: {result.width}x{result.height} px "
               f"({result.pixels / 1e6:.1f} Mpx) in {result.seconds:.1f} s = "
               f"{result.megapixels_per_s:.2f} Mpx/s on "
-              f"{result.device}; {result.bands}; wrote {result.output}")
+              f"{result.device}; {result.bands}; wrote {result.output}"
+              + (" on the input's grid" if result.resampled and args.output_grid == "input"
+                 else ""))
         if args.vector is not None:
             _vectorize(args, image, output)
     return 0
+
+
+@contextmanager
+def _held_warnings() -> Iterator[list[str]]:
+    """Keep the engine's logged warnings off stderr while it runs: each one is also in
+    its result, and is printed once from there (with any others held here)."""
+    held: list[str] = []
+
+    def hold(record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        held.append(record.getMessage())
+        return False
+
+    loggers = [logging.getLogger(name) for name in _ENGINE_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(hold)
+    try:
+        yield held
+    finally:
+        for logger in loggers:
+            logger.removeFilter(hold)
 
 
 def _predict_on_cluster(args: argparse.Namespace, model: LoadedModel,

@@ -21,11 +21,14 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
+from unet_gis.errors import UserError
 from unet_gis.fileio import atomic_path
 from unet_gis.inference.aoi import Aoi
 from unet_gis.inference.backend import Backend, create_backend
+from unet_gis.inference.choices import OUTPUT_GRIDS
 from unet_gis.inference.device import DeviceChoice
 from unet_gis.inference.output import BlockCallback, BlockWriter, CoreSink, finish_output
+from unet_gis.inference.output_grid import resample_to_input
 from unet_gis.inference.plan import RunPlan, plan_run
 from unet_gis.inference.progress import CancelToken, ProgressCallback, ProgressReporter, check
 from unet_gis.inference.reader import TileData, TileReader
@@ -54,6 +57,7 @@ class EngineOptions:
     readers: int = 2
     threads: int | None = None
     overviews: bool = True
+    output_grid: str = "model"  # or "input" (see unet_gis.inference.output_grid)
 
 
 @dataclass(frozen=True)
@@ -109,26 +113,35 @@ def predict(image: str | Path, output: str | Path, model: LoadedModel,
     file is left behind.
     """
     start = time.perf_counter()
+    if options.output_grid not in OUTPUT_GRIDS:
+        raise UserError(f"--output-grid must be one of {', '.join(OUTPUT_GRIDS)}, "
+                        f"not {options.output_grid!r}.")
     run = plan_predict(as_source(image), Path(output), model.spec, options)
     backend = create_backend(model, options.device, options.precision, options.threads,
                              options.backend, options.tta)
     device = backend.device
     reporter = ProgressReporter("predict", run.cores, progress)
     reader = TileReader(run.image, run.plan, run.bands, run.scaler, run.masked)
-    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB), \
-            atomic_path(run.output, ".tif", uncompressed_bytes(run)) as tmp, \
-            rasterio.open(tmp, "w", **run.profile) as dst:
-        writer = BlockWriter(dst, run.region, run.masked, on_block)
-        try:
-            skipped = run_pipeline(reader, writer, backend, run.spec.tile,
-                                   run.spec.halo, run.region,
-                                   options.batch_size or default_batch_size(device),
-                                   options.readers, run.geometry, run.plan.working, reporter,
-                                   cancel)
-        finally:
-            reader.close()
-        finish_output(dst, run, options.overviews, cancel, device.description,
-                      model_sha256(model))
+    back_to_input = options.output_grid == "input" and run.plan.resampled
+    with atomic_path(run.output, ".tif", uncompressed_bytes(run)) as final:
+        # on the model's grid first; with --output-grid input, a temporary beside the
+        # output (atomic_path removes it with the rest) that is then resampled back
+        written = final.with_name(final.name + ".model-grid.tif") if back_to_input else final
+        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB), \
+                rasterio.open(written, "w", **run.profile) as dst:
+            writer = BlockWriter(dst, run.region, run.masked, on_block)
+            try:
+                skipped = run_pipeline(reader, writer, backend, run.spec.tile,
+                                       run.spec.halo, run.region,
+                                       options.batch_size or default_batch_size(device),
+                                       options.readers, run.geometry, run.plan.working,
+                                       reporter, cancel)
+            finally:
+                reader.close()
+            finish_output(dst, run, options.overviews and not back_to_input, cancel,
+                          device.description, model_sha256(model))
+        if back_to_input:
+            resample_to_input(written, final, run, cancel, options.overviews)
     style_probability_raster(run.output, run.spec.classes)
     for message in run.warnings:
         log.warning(message)
