@@ -44,6 +44,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--batch-size", type=positive_int, help="tiles per forward pass")
     parser.add_argument("--aoi", metavar="BOX|FILE",
                         help="minx,miny,maxx,maxy in the raster's CRS, or a vector file")
+    parser.add_argument("--mosaic", nargs="?", const="mosaic", metavar="NAME",
+                        help="treat all IMAGEs (tiles) as one map: write OUTDIR/NAME.vrt and "
+                             "one NAME_probabilities.tif (default NAME: mosaic), so nothing is "
+                             "cut at tile borders; IMAGE may also be a folder, a glob such as "
+                             "'tiles/*.tif' or a .txt list of paths")
     parser.add_argument("--output-grid", choices=OUTPUT_GRIDS, default="model",
                         help="pixel grid of the probability raster: the model's (default: "
                              "all the detail the model saw) or the input's (resampled back, "
@@ -62,6 +67,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
+def _inputs(args: argparse.Namespace, outdir: Path) -> list[RasterSource]:
+    """The rasters to run: folders, globs and .txt lists expanded; with --mosaic, the one
+    VRT mosaic of them all (written to OUTDIR first)."""
+    from unet_gis.fileio import check_output_path
+    from unet_gis.raster.mosaic import build_mosaic, expand_inputs
+
+    if args.mosaic is not None:
+        vrt = outdir / f"{args.mosaic}.vrt"
+        check_output_path(vrt, args.overwrite)
+        return [build_mosaic([str(i) for i in args.images], vrt)]
+    images: list[RasterSource] = []
+    for image in args.images:
+        local = isinstance(image, Path) and (image.is_dir() or image.suffix.lower() == ".txt"
+                                             or (not image.exists()
+                                                 and any(c in str(image) for c in "*?[")))
+        images.extend(expand_inputs([image]) if local else [image])
+    return images
+
+
 def run(args: argparse.Namespace) -> int:
     from unet_gis.inference.aoi import Aoi
     from unet_gis.inference.engine import EngineOptions, predict
@@ -74,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"-o {outdir} is a file; -o names the folder the results go to.")
     if not outdir.is_dir():
         raise UserError(f"The output folder {outdir} does not exist; create it first.")
+    args.images = _inputs(args, outdir)
     model = load_checkpoint(resolve_model_path(args.model))
     options = EngineOptions(device=args.device, precision=args.precision, tta=args.tta,
                             backend=args.backend,
