@@ -26,12 +26,11 @@ def network_share(probabilities: Path, threshold: float | None) -> dict[str, flo
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "roads.gpkg"
         thresholds = (("road", threshold),) if threshold is not None else ()
-        vectorize(probabilities, out, VectorizeOptions(classes=("road",), thresholds=thresholds,
-                                                       format="gpkg", workers=1))
-        layers = [name for name, _ in pyogrio.list_layers(out)]
-        if "road_centerlines" not in layers:
+        summary = vectorize(probabilities, out, VectorizeOptions(
+            classes=("road",), thresholds=thresholds, format="gpkg", workers=1))
+        if "road_centerlines" not in summary.layers:
             return {"pieces": 0, "length_m": 0.0, "share": float("nan")}
-        frame = pyogrio.read_dataframe(out, layer="road_centerlines")
+        frame = pyogrio.read_dataframe(out, layer=summary.layers["road_centerlines"])
     result = largest_piece_share(frame.geometry, frame["length_m"])
     return {"pieces": result.pieces, "length_m": round(result.total_m, 1),
             "share": round(result.share, 3)}

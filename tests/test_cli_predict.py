@@ -157,8 +157,8 @@ def test_predict_with_vector_output_writes_layers(capsys, make_geotiff, tiny_che
     assert code == 0
     assert "0 vehicles" in out and "road area" in out
     layers = {name for name, _ in pyogrio.list_layers(outdir / "layers.gpkg")}
-    assert {"roads", "vehicles"} <= layers
-    roads = gpd.read_file(outdir / "layers.gpkg", layer="roads")
+    assert {"scene_roads", "scene_vehicles"} <= layers  # named after the scene
+    roads = gpd.read_file(outdir / "layers.gpkg", layer="scene_roads")
     # threshold 0: every pixel is road, 96 x 96 px at 0.3 m
     assert roads.geometry.area.sum() == pytest.approx(96 * 96 * 0.09, rel=1e-6)
 

@@ -247,17 +247,19 @@ def test_export_writes_files_and_adds_them_as_layers(
     assert summary.outputs and all(Path(p).is_file() for p in summary.outputs)
     from pyogrio import list_layers
 
-    names = {str(n) for n, _ in list_layers(summary.outputs[0])}
-    assert {"roads", "vehicles", "road_centerlines"} <= names
+    names = {str(n) for n, kind in list_layers(summary.outputs[0]) if kind}  # no tables
+    scene = probabilities.stem.removesuffix("_probabilities")
+    roads_layer = f"{scene}_roads"
+    assert {roads_layer, f"{scene}_vehicles", f"{scene}_road_centerlines"} <= names
     assert summary.vehicles > 0 and summary.road_area_m2 > 0
     vectors = [lr for lr in window.stack if isinstance(lr, VectorLayer)]
     assert {v.layer for v in vectors} == names
-    roads = next(v for v in vectors if v.layer == "roads")
+    roads = next(v for v in vectors if v.layer == roads_layer)
     panel = window.layers_panel  # selected before the layer is loaded: updated after
     panel.list.setCurrentRow([lr.id for lr in panel.stack][::-1].index(roads.id))
     assert panel.current() is roads and roads.features == 0
     qtbot.waitUntil(window.canvas.frame_ready, timeout=10_000)
-    assert all(v.features > 0 and v.problem is None for v in vectors if v.layer == "roads")
+    assert all(v.features > 0 and v.problem is None for v in vectors if v.layer == roads_layer)
     assert "vehicles" in window.export_panel.detail.text()
     qtbot.waitUntil(lambda: f"{roads.features} features Polygon" in panel.info.text())
 

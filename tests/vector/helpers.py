@@ -17,7 +17,7 @@ def run(prob: Path, window: int = 1024, **options: object
     """Vectorize ``prob`` into a GeoPackage beside it and read every layer back."""
     out = prob.with_name(f"{prob.stem}_{window}.gpkg")
     summary = vectorize(prob, out, VectorizeOptions(window=window, **options))  # type: ignore[arg-type]
-    layers = {name: gpd.read_file(out, layer=name) for name in summary.features}
+    layers = {key: gpd.read_file(out, layer=summary.layers[key]) for key in summary.features}
     return summary, layers
 
 

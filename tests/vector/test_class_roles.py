@@ -39,12 +39,13 @@ def test_roles_from_the_spec_decide_the_layers(tmp_path: Path) -> None:
     raster = _raster(tmp_path / "p.tif")
     out = tmp_path / "layers.gpkg"
     summary = vectorize(raster, out, VectorizeOptions(points=True, min_length_m=1.0))
-    layers = {str(name) for name, _ in pyogrio.list_layers(out)}
-    assert layers == {"building", "tree", "tree_points", "river", "river_centerlines"}
-    trees = pyogrio.read_dataframe(out, layer="tree")
+    layers = {str(name) for name, kind in pyogrio.list_layers(out) if kind}
+    assert layers == {"p_building", "p_tree", "p_tree_points", "p_river",
+                      "p_river_centerlines"}
+    trees = pyogrio.read_dataframe(out, layer="p_tree")
     assert len(trees) == 3 and summary.vehicles == 3  # objects are split and counted
-    assert len(pyogrio.read_dataframe(out, layer="building")) == 1
-    assert len(pyogrio.read_dataframe(out, layer="river_centerlines")) >= 1
+    assert len(pyogrio.read_dataframe(out, layer="p_building")) == 1
+    assert len(pyogrio.read_dataframe(out, layer="p_river_centerlines")) >= 1
     mask = tmp_path / "mask.tif"
     vectorize(raster, mask)
     with rasterio.open(mask) as dst:  # objects are painted over the network

@@ -18,12 +18,13 @@ VECTOR_COLOURS = {"centerline": (255, 255, 255), "road": (255, 170, 0),
 
 
 def vector_layers(path: Path) -> list[tuple[str | None, Any]]:
-    """(layer name or None for single-layer files, CRS) for every layer in ``path``."""
+    """(layer name or None for single-layer files, CRS) for every map layer in ``path``
+    (tables without geometry, such as a GeoPackage's ``layer_styles``, are left out)."""
     from pyogrio import list_layers, read_info
     from rasterio.crs import CRS
 
     try:
-        names = [str(name) for name, _ in list_layers(path)]
+        names = [str(name) for name, kind in list_layers(path) if kind is not None]
         found = []
         for name in names:
             info = read_info(path, layer=name)
@@ -37,11 +38,15 @@ def vector_layers(path: Path) -> list[tuple[str | None, Any]]:
 
 
 def vector_colour(name: str, classes: dict[str, tuple[int, int, int]]) -> tuple[int, int, int]:
+    """The colour of a layer named ``name``; the key found last in it wins, since layer
+    names end in their kind after the scene's name (``road_survey_vehicles``)."""
     stem = name.lower()
-    for key, colour in VECTOR_COLOURS.items():
-        if key in stem:
-            return classes.get(key, colour) if key != "centerline" else colour
-    return (0, 200, 255)
+    found = [(stem.rfind(key), key) for key in VECTOR_COLOURS if key in stem]
+    if not found:
+        return (0, 200, 255)
+    key = max(found)[1]
+    colour = VECTOR_COLOURS[key]
+    return classes.get(key, colour) if key != "centerline" else colour
 
 
 def layers_for(path: Path, thresholds: dict[str, float],

@@ -4,11 +4,17 @@
 of tiles are done), turns them into attribute tables in the raster's CRS and appends
 them to a :class:`~unet_gis.vector.export.LayerStore`; it keeps only the totals for the
 summary line.
+
+Each layer has a *key* (``vehicles``, ``roads``, ``road_centerlines``,
+``vehicle_points``, or the class name) that names its file in per-layer formats and
+keys the summary's feature counts, and a *name*, ``<scene>_<key>``, that it carries in
+a GeoPackage, so that layers from several scenes stay apart in one GIS project.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,10 +34,33 @@ if TYPE_CHECKING:
 _PLURAL = {"vehicle": "vehicles", "road": "roads"}
 _POLYGON_FIELDS = ("area_m2", "score")
 _LINE_FIELDS = ("length_m", "score")
+#: Numeric field -> (Shapefile field width, decimals): values are rounded to these
+#: decimals in every format, so a GIS shows 8.36 m², not 8.359999999999999.
+FIELD_FORMATS = {"area_m2": (14, 2), "length_m": (12, 2), "score": (5, 3)}
+_PROBABILITIES_SUFFIX = "_probabilities"
 
 
 def polygon_layer_name(cls: str) -> str:
+    """The key of class ``cls``'s polygon layer."""
     return _PLURAL.get(cls, cls)
+
+
+def scene_name(probabilities: Path) -> str:
+    """The scene a probability raster shows: its stem without ``_probabilities``
+    (``unet-gis predict`` writes ``<image>_probabilities.tif``)."""
+    return probabilities.stem.removesuffix(_PROBABILITIES_SUFFIX) or probabilities.stem
+
+
+def _rounded(name: str, values: FloatArray) -> FloatArray:
+    return np.round(values, FIELD_FORMATS[name][1])
+
+
+@dataclass(frozen=True)
+class _Layer:
+    key: str
+    spec: ClassSpec
+    geometry_type: str
+    fields: tuple[str, ...]
 
 
 def with_role(classes: Iterable[ClassSpec], role: str) -> frozenset[str]:
@@ -41,21 +70,20 @@ def with_role(classes: Iterable[ClassSpec], role: str) -> frozenset[str]:
 
 
 def layer_names(classes: Iterable[ClassSpec], centerlines: bool, points: bool) -> list[str]:
-    """The layers a run writes, in order."""
-    return [name for name, _, _, _ in _layers(list(classes), centerlines, points)]
+    """The keys of the layers a run writes, in order (they name the files)."""
+    return [layer.key for layer in _layers(list(classes), centerlines, points)]
 
 
-def _layers(classes: list[ClassSpec], centerlines: bool,
-            points: bool) -> list[tuple[str, str, str, tuple[str, ...]]]:
-    """(layer name, class, geometry type, numeric fields) of each layer, in order."""
-    layers: list[tuple[str, str, str, tuple[str, ...]]] = []
+def _layers(classes: list[ClassSpec], centerlines: bool, points: bool) -> list[_Layer]:
+    """Every layer, in order."""
+    layers: list[_Layer] = []
     for spec in classes:
         cls = spec.name
-        layers.append((polygon_layer_name(cls), cls, "Polygon", _POLYGON_FIELDS))
+        layers.append(_Layer(polygon_layer_name(cls), spec, "Polygon", _POLYGON_FIELDS))
         if points and spec.kind == "objects":
-            layers.append((f"{cls}_points", cls, "Point", _POLYGON_FIELDS))
+            layers.append(_Layer(f"{cls}_points", spec, "Point", _POLYGON_FIELDS))
         if centerlines and spec.kind == "network":
-            layers.append((f"{cls}_centerlines", cls, "LineString", _LINE_FIELDS))
+            layers.append(_Layer(f"{cls}_centerlines", spec, "LineString", _LINE_FIELDS))
     return layers
 
 
@@ -81,8 +109,9 @@ class LayerBuilder:
 
     def __init__(self, georef: Georef, options: VectorizeOptions,
                  thresholds: Mapping[str, float], classes: Iterable[ClassSpec],
-                 cancel: CancelToken | None) -> None:
+                 cancel: CancelToken | None, scene: str = "") -> None:
         self.georef = georef
+        self.scene = scene
         self.options = options
         self.thresholds = dict(thresholds)
         self.cancel = cancel
@@ -90,15 +119,19 @@ class LayerBuilder:
         self.objects = with_role(chosen, "objects")
         self.networks = with_role(chosen, "network")
         self.layers = _layers(chosen, options.centerlines, options.points)
-        self.features = {name: 0 for name, _, _, _ in self.layers}
+        self.features = {layer.key: 0 for layer in self.layers}
         self.totals = {"road_area_m2": 0.0, "centerline_m": 0.0}
 
     def schemas(self) -> list[LayerSchema]:
         """Every layer with an empty table of its columns."""
         empty = np.empty(0, dtype=object)
-        return [LayerSchema(name, kind, _table(cls, empty, {f: np.empty(0) for f in fields},
-                                               self.georef))
-                for name, cls, kind, fields in self.layers]
+        return [LayerSchema(
+            layer.key, f"{self.scene}_{layer.key}" if self.scene else layer.key,
+            layer.geometry_type,
+            _table(layer.spec.name, empty, {f: np.empty(0) for f in layer.fields},
+                   self.georef),
+            layer.spec, tuple((f, *FIELD_FORMATS[f]) for f in layer.fields))
+            for layer in self.layers]
 
     def polygons(self, store: LayerStore, cls: str, geoms: GeomArray, sums: FloatArray,
                  counts: FloatArray) -> None:
@@ -113,7 +146,7 @@ class LayerBuilder:
             0.0 if instances else self.georef.px(self.options.simplify_m))
         check(self.cancel)
         area = shapely.area(self.georef.to_metric(self.georef.to_map(geoms)))
-        columns = {"area_m2": np.round(area, 2), "score": np.round(scores, 3)}
+        columns = {"area_m2": _rounded("area_m2", area), "score": _rounded("score", scores)}
         self._append(store, polygon_layer_name(cls), _table(cls, geoms, columns, self.georef))
         if cls in self.networks:
             self.totals["road_area_m2"] += float(columns["area_m2"].sum())
@@ -127,7 +160,8 @@ class LayerBuilder:
         if len(geoms) == 0:
             return
         length = shapely.length(self.georef.to_metric(self.georef.to_map(geoms)))
-        columns = {"length_m": np.round(length, 2), "score": np.round(_scores(sums, counts), 3)}
+        columns = {"length_m": _rounded("length_m", length),
+                   "score": _rounded("score", _scores(sums, counts))}
         self._append(store, f"{cls}_centerlines", _table(cls, geoms, columns, self.georef))
         self.totals["centerline_m"] += float(columns["length_m"].sum())
 
@@ -135,7 +169,9 @@ class LayerBuilder:
         store.append(name, frame)
         self.features[name] += len(frame)
 
-    def summary(self, outputs: tuple[Path, ...]) -> VectorSummary:
+    def summary(self, outputs: tuple[Path, ...],
+                layers: Mapping[str, str] | None = None) -> VectorSummary:
+        """The run's summary; ``layers`` is key -> layer name as written."""
         messages = []
         if self.georef.pixel_space:
             messages.append("The raster has no coordinate system: coordinates, areas and "
@@ -149,4 +185,5 @@ class LayerBuilder:
             road_area_m2=self.totals["road_area_m2"],
             centerline_km=self.totals["centerline_m"] / 1000,
             pixel_units=self.georef.pixel_space,
-            features=dict(self.features), outputs=outputs, messages=tuple(messages))
+            features=dict(self.features), outputs=outputs, messages=tuple(messages),
+            layers=dict(layers or {}))

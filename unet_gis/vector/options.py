@@ -55,7 +55,12 @@ class VectorizeOptions:
 
 @dataclass(frozen=True)
 class VectorSummary:
-    """What was written: counts and measures for the summary line, and any warnings."""
+    """What was written: counts and measures for the summary line, and any warnings.
+
+    ``features`` counts the features of each layer by its key (``vehicles``, ``roads``,
+    ``road_centerlines``, ...); ``layers`` gives each key's layer name as written (in a
+    GeoPackage ``<scene>_<key>``, else the layer file's stem).
+    """
 
     vehicles: int = 0
     road_area_m2: float = 0.0
@@ -64,6 +69,7 @@ class VectorSummary:
     features: dict[str, int] = field(default_factory=dict)
     outputs: tuple[Path, ...] = ()
     messages: tuple[str, ...] = ()
+    layers: dict[str, str] = field(default_factory=dict)
 
     def line(self) -> str:
         if self.pixel_units:

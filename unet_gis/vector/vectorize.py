@@ -3,8 +3,10 @@
 Layers: ``vehicles`` (one polygon per vehicle, touching vehicles split), ``roads`` (the
 road surface), ``road_centerlines`` (a graph of lines meeting at junction vertices),
 optionally ``vehicle_points`` (centroids); any other class of the raster becomes a
-polygon layer named after it.  Attributes: ``class``, ``area_m2`` / ``length_m`` measured
-in metres (see :mod:`unet_gis.vector.measure`) and ``score``, the mean probability.
+polygon layer named after it.  In a GeoPackage the layers are named after the scene too
+(``<scene>_vehicles``, see :func:`~unet_gis.vector.layers.scene_name`).  Attributes:
+``class``, ``area_m2`` / ``length_m`` measured in metres (see
+:mod:`unet_gis.vector.measure`) and ``score``, the mean probability.
 
 Call :func:`vectorize` with a :class:`VectorizeOptions`; it returns a
 :class:`VectorSummary`.
@@ -22,7 +24,7 @@ from unet_gis.raster.io import GDAL_CACHE_MB
 from unet_gis.raster.probability import ProbabilityInfo, open_probability_raster
 from unet_gis.vector.centerlines import LinePieces
 from unet_gis.vector.export import MASK_FORMAT, LayerStore, resolve_format
-from unet_gis.vector.layers import LayerBuilder
+from unet_gis.vector.layers import LayerBuilder, scene_name
 from unet_gis.vector.mask_raster import write_class_mask
 from unet_gis.vector.masks import batched, iter_strips, read_tiles, tile_count
 from unet_gis.vector.measure import georef_of
@@ -74,7 +76,8 @@ def vectorize(prob_path: str | Path, out_path: str | Path,
         if georef.pixel_space and fmt == "geojson":
             raise UserError(f"{prob_path.name} has no coordinate system, and GeoJSON must "
                             "be longitude/latitude; write a GeoPackage or Shapefile instead.")
-        builder = LayerBuilder(georef, options, thresholds, info.classes, cancel)
+        builder = LayerBuilder(georef, options, thresholds, info.classes, cancel,
+                               scene=scene_name(prob_path))
         bands = [info.band_of(name) for name in thresholds]
         px = georef.px
         seams = {n: SeamMerger() for n in thresholds if n not in builder.objects}
@@ -113,5 +116,6 @@ def vectorize(prob_path: str | Path, out_path: str | Path,
                         networks[name].add(found.lines[name])
                         builder.lines(store, name, *networks[name].settle(seam_row))
             outputs = store.commit(cancel)
+            names = store.layer_names()
         reporter.advance()
-    return builder.summary(tuple(outputs))
+    return builder.summary(tuple(outputs), names)
