@@ -163,6 +163,21 @@ def test_predict_with_vector_output_writes_layers(capsys, make_geotiff, tiny_che
     assert roads.geometry.area.sum() == pytest.approx(96 * 96 * 0.09, rel=1e-6)
 
 
+def test_predict_with_vector_output_warns_once_about_resampling(
+        capsys, caplog, make_geotiff, tiny_checkpoint, outdir) -> None:
+    from rasterio.transform import from_origin
+
+    image = make_geotiff(random_rgb(48, 48), name="coarse.tif",
+                         transform=from_origin(666000.0, 4012000.0, 1.0, 1.0))
+    code, _, err = run_cli(capsys, "predict", image, "-o", outdir, "--model",
+                           tiny_checkpoint, "--device", "cpu", "--quiet", "--vector",
+                           outdir / "layers.gpkg")
+    assert code == 0
+    # printed by the command, and not logged as well (the log goes to stderr too)
+    logged = [r for r in caplog.records if "resampled" in r.getMessage()]
+    assert err.count("resampled from 1.00 m") == 1 and not logged, (err, logged)
+
+
 def test_gdal_virtual_paths_are_read_as_given(capsys, make_geotiff, tiny_checkpoint,
                                               tmp_path, outdir) -> None:
     import zipfile
