@@ -63,6 +63,11 @@ FORMAT_SUFFIX = {name: suffix for name, (_, suffix) in OUTPUT_FORMATS.items()}
 FORMAT_LABEL = {name: label for name, (label, _) in OUTPUT_FORMATS.items()}
 
 
+def writable(folder: Path) -> bool:
+    """Whether files can be created in ``folder`` (the one test of it in the app)."""
+    return folder.is_dir() and os.access(folder, os.W_OK)
+
+
 def output_folder(image: Path, data_dir: Path) -> Path:
     """A per-image folder next to the image if writable, else under the user's data folder
     (always there for the shipped sample scene: the install is not ours to write in)."""
@@ -71,11 +76,65 @@ def output_folder(image: Path, data_dir: Path) -> Path:
     if is_resource(image):
         return data_dir / "results" / image.stem
     beside = image.parent / f"{image.stem}_unet_gis"
-    if beside.is_dir() and os.access(beside, os.W_OK):
+    if beside.is_dir() and writable(beside):
         return beside
-    if not beside.exists() and os.access(image.parent, os.W_OK):
+    if not beside.exists() and writable(image.parent):
         return beside
     return data_dir / "results" / image.stem
+
+
+def output_note(image: Path, data_dir: Path) -> str:
+    """Why the default results folder is not beside ``image`` (else "")."""
+    from unet_gis.resources import is_resource
+
+    folder = output_folder(image, data_dir)
+    if folder.parent == image.parent:
+        return ""
+    if is_resource(image):
+        return "the sample scene's folder belongs to the installation"
+    beside = image.parent / f"{image.stem}_unet_gis"
+    return f"{beside if beside.exists() else image.parent} is not writable"
+
+
+@dataclass(frozen=True)
+class MosaicRequest:
+    """Tiles (files or folders) to open as one VRT mosaic."""
+
+    inputs: tuple[Path, ...]
+    data_dir: Path
+
+
+@dataclass(frozen=True)
+class MosaicResult:
+    vrt: Path
+    tiles: int
+    fallback: str  # why the VRT is in the data folder, or ""
+
+
+def mosaic_target(first_tile: Path, data_dir: Path) -> tuple[Path, str]:
+    """``<folder>_mosaic.vrt`` beside the first tile, else in the data folder (and why)."""
+    folder = first_tile.parent
+    name = f"{folder.name or 'tiles'}_mosaic.vrt"
+    if writable(folder):
+        return folder / name, ""
+    return data_dir / "mosaics" / name, f"{folder} is not writable"
+
+
+def build_mosaic_job(request: MosaicRequest, announce: Callable[[int], None]) -> MosaicResult:
+    """Expand the inputs, write the VRT (reading every tile's header) and check it opens."""
+    from unet_gis.raster.mosaic import build_mosaic, expand_inputs
+
+    tiles = expand_inputs(request.inputs)
+    vrt, fallback = mosaic_target(tiles[0], request.data_dir)
+    tiles = [t for t in tiles if t != vrt.resolve()]  # a mosaic built here before
+    if not tiles:
+        from unet_gis.errors import UserError
+
+        raise UserError("No tiles given (the folders named hold no rasters).")
+    announce(len(tiles))
+    vrt.parent.mkdir(parents=True, exist_ok=True)
+    build_mosaic(tiles, vrt)
+    return MosaicResult(vrt, len(tiles), fallback)
 
 
 def planned_output(image: Path, data_dir: Path) -> Path:

@@ -9,12 +9,10 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, Qt, QUrl
 from PySide6.QtGui import (
-    QAction,
     QCloseEvent,
     QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
-    QKeySequence,
 )
 from PySide6.QtWidgets import (
     QApplication,
@@ -29,9 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from unet_gis.app import messages
+from unet_gis.app.actions import build_menus
 from unet_gis.app.canvas.sources import TILE
 from unet_gis.app.canvas.view import MapCanvas
-from unet_gis.app.dialogs.about import AboutDialog
 from unet_gis.app.dialogs.preferences import PreferencesDialog
 from unet_gis.app.dialogs.run import RunChoice, RunDialog
 from unet_gis.app.exports import ExportController
@@ -39,6 +37,7 @@ from unet_gis.app.geo import format_position
 from unet_gis.app.jobs import RunRequest, cpu_threads, planned_output
 from unet_gis.app.layers.model import ImageLayer, LayerStack, ResultLayer
 from unet_gis.app.layers.panel import LayersPanel
+from unet_gis.app.mosaics import MosaicOpener
 from unet_gis.app.opener import layers_for
 from unet_gis.app.overview_build import can_write_beside, missing_overview_factors
 from unet_gis.app.overviews import OverviewBuilder
@@ -82,6 +81,8 @@ class MainWindow(QMainWindow):
         self.runs = RunController(self.stack, self.run_panel, self, self.threshold_for)
         self.exports = ExportController(self.stack, self.export_panel, self, self.settings)
         self.overviews = OverviewBuilder(self)
+        self.mosaics = MosaicOpener(self, paths.data_dir, self.open_files,
+                                    self.statusBar().showMessage)
         self.overviews.finished.connect(self._overviews_built)
         self._docks()
         self._status_bar()
@@ -135,35 +136,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.device_label)
         self.statusBar().showMessage("Open an image (Ctrl+O) or drop files on the window.")
 
-    def _action(self, menu_name: str, text: str, slot: object,
-                shortcut: str | list[str] | None = None) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            keys = shortcut if isinstance(shortcut, list) else [shortcut]
-            action.setShortcuts([QKeySequence(k) for k in keys])
-        action.triggered.connect(slot)
-        self.menus[menu_name].addAction(action)
-        return action
-
     def _menus(self) -> None:
-        bar = self.menuBar()
-        self.menus = {name: bar.addMenu(name) for name in ("&File", "&View", "&Model", "&Help")}
-        self._action("&File", "&Open…", self.open_dialog, "Ctrl+O")
-        self.recent_menu = self.menus["&File"].addMenu("Open &recent")
-        self.menus["&File"].addSeparator()
-        self._action("&File", "&Export layers…", lambda: self.exports.open_dialog(), "Ctrl+E")
-        self._action("&File", "&Preferences…", self.preferences, "Ctrl+,")
-        self.menus["&File"].addSeparator()
-        self._action("&File", "&Quit", self.close, "Ctrl+Q")
-        self._action("&View", "Zoom &in", lambda: self.canvas.zoom(1.5), ["+", "=", "Ctrl++"])
-        self._action("&View", "Zoom &out", lambda: self.canvas.zoom(1 / 1.5), ["-", "Ctrl+-"])
-        self._action("&View", "Zoom to &layer", self.zoom_to_layer, "Ctrl+L")
-        self._action("&View", "&Full extent", self.canvas.full_extent, "Ctrl+Shift+F")
-        self._action("&Model", "&Run…", lambda: self.start_run(), "Ctrl+R")
-        self.cancel_action = self._action("&Model", "&Cancel run", self.runs.cancel, "Esc")
-        self.cancel_action.setEnabled(False)
-        self._action("&Help", "&About unet-gis", lambda: AboutDialog(self).exec())
-        self._action("&Help", "Open &log folder", self.open_log_folder)
+        built = build_menus(self)
+        self.commands, self.menus, self.recent_menu = built.actions, built.menus, built.recent
+        self.cancel_action = self.commands["cancel"]
         self._update_recent()
 
     def _update_recent(self) -> None:
@@ -179,6 +155,22 @@ class MainWindow(QMainWindow):
                                                 self.settings.last_open_dir, RASTER_FILTER)
         if names:
             self.open_files([Path(n) for n in names])
+
+    def open_mosaic_dialog(self) -> None:
+        names, _ = QFileDialog.getOpenFileNames(self, "Open tiles as one mosaic",
+                                                self.settings.last_open_dir, RASTER_FILTER)
+        if names:
+            self.open_mosaic([Path(n) for n in names])
+
+    def open_mosaic_folder_dialog(self) -> None:
+        name = QFileDialog.getExistingDirectory(self, "Open a folder of tiles as one mosaic",
+                                                self.settings.last_open_dir)
+        if name:
+            self.open_mosaic([Path(name)])
+
+    def open_mosaic(self, inputs: list[Path]) -> bool:
+        """Build a VRT of ``inputs`` (tiles and folders) off the GUI thread, then open it."""
+        return self.mosaics.start(inputs)
 
     def open_files(self, paths: list[Path], remember: bool = True) -> list[Path]:
         """Add each file as layers; unreadable ones get a dialog saying why."""
@@ -387,6 +379,7 @@ class MainWindow(QMainWindow):
         self.runs.shutdown()
         self.exports.shutdown()
         self.overviews.shutdown()
+        self.mosaics.shutdown()
         self.canvas.loader.shutdown()
         try:
             self.save_settings()

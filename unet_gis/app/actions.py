@@ -1,0 +1,74 @@
+"""The window's menus: one table of actions (text, shortcut, slot), built into menus."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu
+
+from unet_gis.app.dialogs.about import AboutDialog
+
+if TYPE_CHECKING:
+    from unet_gis.app.main_window import MainWindow
+
+MENUS = ("&File", "&View", "&Model", "&Help")
+
+
+def make_action(window: MainWindow, text: str, slot: Callable[[], object],
+                shortcut: str | list[str] | None = None) -> QAction:
+    action = QAction(text, window)
+    if shortcut is not None:
+        keys = shortcut if isinstance(shortcut, list) else [shortcut]
+        action.setShortcuts([QKeySequence(k) for k in keys])
+    action.triggered.connect(lambda _checked=False: slot())
+    return action
+
+
+@dataclass(frozen=True)
+class Menus:
+    actions: dict[str, QAction]  # by name; the toolbar reuses them
+    menus: dict[str, QMenu]
+    recent: QMenu
+
+
+def build_menus(window: MainWindow) -> Menus:
+    """The menu bar of ``window``."""
+    bar = window.menuBar()
+    menus = {name: bar.addMenu(name) for name in MENUS}
+    canvas = window.canvas
+    table: list[tuple[str, str, str, Callable[[], object], str | list[str] | None]] = [
+        ("&File", "open", "&Open…", window.open_dialog, "Ctrl+O"),
+        ("&File", "open_mosaic", "Open tiles as &mosaic…", window.open_mosaic_dialog,
+         "Ctrl+Shift+O"),
+        ("&File", "open_mosaic_folder", "Open a &folder of tiles as mosaic…",
+         window.open_mosaic_folder_dialog, None),
+        ("&File", "-", "", lambda: None, None),
+        ("&File", "export", "&Export layers…", lambda: window.exports.open_dialog(), "Ctrl+E"),
+        ("&File", "preferences", "&Preferences…", window.preferences, "Ctrl+,"),
+        ("&File", "-", "", lambda: None, None),
+        ("&File", "quit", "&Quit", window.close, "Ctrl+Q"),
+        ("&View", "zoom_in", "Zoom &in", lambda: canvas.zoom(1.5), ["+", "=", "Ctrl++"]),
+        ("&View", "zoom_out", "Zoom &out", lambda: canvas.zoom(1 / 1.5), ["-", "Ctrl+-"]),
+        ("&View", "zoom_layer", "Zoom to &layer", window.zoom_to_layer, "Ctrl+L"),
+        ("&View", "full_extent", "&Full extent", canvas.full_extent, "Ctrl+Shift+F"),
+        ("&Model", "run", "&Run…", lambda: window.start_run(), "Ctrl+R"),
+        ("&Model", "cancel", "&Cancel run", window.runs.cancel, "Esc"),
+        ("&Help", "about", "&About unet-gis", lambda: AboutDialog(window).exec(), None),
+        ("&Help", "log_folder", "Open &log folder", window.open_log_folder, None),
+    ]
+    actions: dict[str, QAction] = {}
+    recent: QMenu | None = None
+    for menu, name, text, slot, shortcut in table:
+        if name == "-":
+            menus[menu].addSeparator()
+            continue
+        actions[name] = action = make_action(window, text, slot, shortcut)
+        menus[menu].addAction(action)
+        if name == "open":
+            recent = menus[menu].addMenu("Open &recent")
+    assert recent is not None
+    actions["cancel"].setEnabled(False)
+    return Menus(actions, menus, recent)
