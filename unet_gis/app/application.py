@@ -7,7 +7,7 @@ import logging.handlers
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -90,6 +90,41 @@ def _qt_message(kind: Any, _context: Any, message: str) -> None:
     logging.getLogger("unet_gis.qt").log(level, "%s", message)
 
 
+def _xcb_cursor_found() -> bool:
+    """Whether the dynamic loader finds libxcb-cursor.so.0 (Qt >= 6.5 needs it for xcb)."""
+    import ctypes
+    import ctypes.util
+
+    if ctypes.util.find_library("xcb-cursor"):
+        return True
+    try:
+        ctypes.CDLL("libxcb-cursor.so.0")
+    except OSError:
+        return False
+    return True
+
+
+def missing_platform_library(env: Mapping[str, str] | None = None,
+                             platform: str | None = None) -> str | None:
+    """The one line to print when Qt would abort with "could not load the Qt platform plugin
+    xcb" (a fresh Linux desktop without libxcb-cursor0), else ``None``."""
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    if not platform.startswith("linux") or not env.get("DISPLAY"):
+        return None
+    chosen = env.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
+    if chosen not in ("", "xcb"):
+        return None  # offscreen, wayland, vnc, …
+    if not chosen and env.get("WAYLAND_DISPLAY"):
+        return None  # Qt picks its Wayland plugin first
+    if _xcb_cursor_found():
+        return None
+    return ("unet-gis: the Qt xcb platform plugin needs libxcb-cursor.so.0, which is not "
+            "installed: install libxcb-cursor0 (Debian/Ubuntu: sudo apt install "
+            "libxcb-cursor0; Fedora: sudo dnf install xcb-util-cursor), or run without a "
+            "display with QT_QPA_PLATFORM=offscreen.")
+
+
 def make_application(argv: Sequence[str] = ()) -> QApplication:
     configure_gdal()
     qInstallMessageHandler(_qt_message)  # Qt's messages go to our log, not raw to stderr
@@ -109,6 +144,10 @@ def make_application(argv: Sequence[str] = ()) -> QApplication:
 def run(files: Sequence[str] = (), run_model: bool = False, screenshot: str | None = None,
         model: str | None = None, device: str | None = None, verbose: bool = False) -> int:
     """Show the main window (or take a screenshot headlessly); return the exit status."""
+    missing = missing_platform_library()
+    if missing:  # Qt would abort the process with a message that names no package
+        sys.stderr.write(f"{missing}\n")
+        return 1
     app = make_application()
     paths = AppPaths.default()
     setup_logging(paths, verbose)
