@@ -21,7 +21,7 @@ from unet_gis import __version__
 from unet_gis.errors import Cancelled, UserError
 from unet_gis.fileio import DiskFullError, disk_full
 
-COMMANDS = ("predict", "info", "vectorize", "train", "evaluate", "gui")
+COMMANDS = ("predict", "info", "vectorize", "train", "finetune", "evaluate", "gui")
 
 
 class Terminated(BaseException):

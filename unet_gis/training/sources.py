@@ -20,6 +20,7 @@ import numpy as np
 
 from unet_gis.errors import UserError
 from unet_gis.model.spec import ModelSpec
+from unet_gis.raster.grid import Grid
 from unet_gis.training.config import SourceConfig, TrainConfig, file_checksum
 from unet_gis.training.rasterize import (
     IGNORE,
@@ -169,8 +170,18 @@ def build_scene_arrays(source: SourceConfig, image: Path,
     return _plain_scene(source, image, spec)
 
 
-def _vector_scene(source: SourceConfig, image: Path,
-                  spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class GeoImage:
+    """An image read at the model's GSD: RGB, validity, and its grid."""
+
+    rgb: np.ndarray  # (H, W, 3) uint8, scaled as the engine scales it
+    valid: np.ndarray  # (H, W) bool
+    grid: Grid  # the model-GSD grid (same bounds and CRS as the file)
+    source_height: int  # rows of the file itself
+
+
+def read_geo_image(image: Path, spec: ModelSpec, hint: str = "") -> GeoImage:
+    """Read a georeferenced image at the model's GSD (bilinear), as training chips see it."""
     from rasterio.enums import Resampling
 
     from unet_gis.raster.grid import plan_grid
@@ -178,8 +189,7 @@ def _vector_scene(source: SourceConfig, image: Path,
 
     with open_raster(image) as dataset:
         if dataset.crs is None:
-            raise UserError(f"{image.name} has no CRS; use kind = \"mask\" with gsd_m for "
-                            "plain images.")
+            raise UserError(f"{image.name} has no CRS{hint}.")
         bands = choose_bands(dataset, spec)
         plan = plan_grid(dataset, spec.gsd_m)
         scaler = build_scaler(dataset, bands, spec)
@@ -189,9 +199,15 @@ def _vector_scene(source: SourceConfig, image: Path,
                            resampling=Resampling.bilinear)
         valid = dataset.read_masks(1, out_shape=(grid.height, grid.width),
                                    resampling=Resampling.nearest) > 0
-        crs = dataset.crs
     unit = np.clip((raw.astype(np.float32) - scaler.low) / scaler.span, 0, 1)
     rgb = np.ascontiguousarray((unit * 255 + 0.5).astype(np.uint8).transpose(1, 2, 0))
+    return GeoImage(rgb, valid, grid, plan.source.height)
+
+
+def _vector_scene(source: SourceConfig, image: Path,
+                  spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
+    geo = read_geo_image(image, spec, "; use kind = \"mask\" with gsd_m for plain images")
+    rgb, valid, grid, crs = geo.rgb, geo.valid, geo.grid, geo.grid.crs
     labels = np.full((len(spec.classes), grid.height, grid.width), IGNORE, np.uint8)
     for index, name in enumerate(spec.class_names):
         if name not in source.classes:
@@ -204,7 +220,7 @@ def _vector_scene(source: SourceConfig, image: Path,
     ignore_label_edges(source, labels, spec)
     ignore = ~valid
     if source.ignore_rows_from is not None:
-        row = int(source.ignore_rows_from * grid.height / plan.source.height)
+        row = int(source.ignore_rows_from * grid.height / geo.source_height)
         ignore[row:] = True
     background_far_away(source, labels, spec)
     labels[:, ignore] = IGNORE

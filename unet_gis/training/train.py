@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from unet_gis.inference.device import select_device
+from unet_gis.inference.progress import CancelToken, check
 from unet_gis.model.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from unet_gis.model.spec import Architecture, ClassSpec, ModelSpec, Scaling, default_spec
 from unet_gis.model.unet import build_unet
@@ -33,6 +34,10 @@ from unet_gis.training.sources import Scene
 LogFn = Callable[[str], None]
 STATE_SUFFIX = ".state.safetensors"
 RECORD_KEY = "unet_gis.training"
+
+
+StepCallback = Callable[[int, float, float], None]
+"""Called after each training step with (step, loss, progress 0-1 of the schedule)."""
 
 
 @dataclass
@@ -102,7 +107,9 @@ def train_model(train_scenes: list[Scene], val_scenes: list[Scene], spec: ModelS
                 device: str = "cpu", resume: str | Path | None = None,
                 init: str | Path | None = None, record: dict[str, Any] | None = None,
                 log: LogFn | None = None, keep_epochs: bool = True,
-                time_budget_s: float | None = None, precision: str = "auto") -> TrainResult:
+                time_budget_s: float | None = None, precision: str = "auto",
+                cancel: CancelToken | None = None,
+                on_step: StepCallback | None = None) -> TrainResult:
     """Train ``spec``'s U-Net on chips of ``train_scenes``; write ``output`` each epoch.
 
     With ``time_budget_s`` the learning-rate schedule runs on whichever is further along,
@@ -110,7 +117,8 @@ def train_model(train_scenes: list[Scene], val_scenes: list[Scene], spec: ModelS
     a slow or busy machine still ends with an annealed model.  ``device`` and ``precision``
     are chosen as for inference (:func:`~unet_gis.inference.device.select_device`): bf16
     autocast on CPUs with native bf16, fp16/bf16 on CUDA; BatchNorm statistics, the loss
-    and the weights stay fp32.
+    and the weights stay fp32.  ``cancel`` is checked before every step (raising
+    :class:`~unet_gis.errors.Cancelled`); ``on_step(step, loss, progress)`` follows each.
     """
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -170,6 +178,7 @@ def train_model(train_scenes: list[Scene], val_scenes: list[Scene], spec: ModelS
             if progress >= 1.0:
                 finished = True
                 break
+            check(cancel)
             lr = lr_at(progress, settings.lr, settings.warmup_fraction)
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -188,6 +197,8 @@ def train_model(train_scenes: list[Scene], val_scenes: list[Scene], spec: ModelS
             losses.append(float(loss.detach()))
             class_losses.append(per_class)
             step += 1
+            if on_step is not None:
+                on_step(step, losses[-1], progress)
             if step % 10 == 0:
                 mean = np.nanmean(np.array(class_losses[-10:], dtype=float), axis=0)
                 say(f"epoch {epoch + 1}/{epochs} step {step}/{total_steps} "

@@ -1,0 +1,261 @@
+"""Fine-tune a model on a user's own labels, and show what it gained.
+
+The loop behind the app's "Fine-tune on my labels…" and ``unet-gis finetune``:
+
+1. each image is read at the model's GSD; its labels (:mod:`unet_gis.training.labels`)
+   become per-class planes: inside checked areas unlabelled pixels are background (0),
+   labelled ones positive (1); outside checked areas only labelled pixels count, the rest
+   is unknown (255) and the loss ignores it;
+2. about :attr:`FinetuneSettings.holdout` of the checked area (whole areas, or the right
+   end of the only one) is kept aside and never trained on;
+3. the model is scored on the kept-aside part (relaxed F1 for network classes such as
+   roads, object F1 for object classes such as vehicles), trained from its own weights for
+   a time budget (bf16 where the CPU has native units), and scored again;
+4. the new model is saved with the whole record (source model, labels and their checksums,
+   steps, time, before/after scores) in its metadata.  It is written only when training
+   ends normally: a cancel leaves no model behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from unet_gis.errors import UserError
+from unet_gis.inference.progress import CancelToken
+from unet_gis.model.checkpoint import LoadedModel, file_sha256, load_checkpoint, save_checkpoint
+from unet_gis.model.spec import ModelSpec
+from unet_gis.training.evaluate import ClassResult, score_class
+from unet_gis.training.labels import LabelSet, burnable, load_labels
+from unet_gis.training.rasterize import IGNORE, POSITIVE, burn_geometries
+from unet_gis.training.sources import Scene, read_geo_image
+from unet_gis.training.train import RECORD_KEY, StepCallback, train_model
+
+LogFn = Callable[[str], None]
+#: pixels of context around the kept-aside areas when scoring them
+SCORE_CONTEXT_PX = 64
+
+
+@dataclass(frozen=True)
+class FinetuneSettings:
+    minutes: float = 3.0
+    device: str = "auto"
+    precision: str = "auto"
+    holdout: float = 0.2
+    lr: float = 5e-4
+    batch_size: int = 8
+    crop: int = 256
+    seed: int = 0
+    tolerance_m: float = 2.0
+    max_steps: int | None = None  # also stop after this many steps (tests, benchmarks)
+
+
+@dataclass
+class FinetuneResult:
+    output: Path
+    steps: int
+    seconds: float
+    before: dict[str, float] = field(default_factory=dict)  # class -> F1 on kept-aside
+    after: dict[str, float] = field(default_factory=dict)
+
+    relaxed_classes: tuple[str, ...] = ()
+
+    def table(self) -> str:
+        """Before/after scores on the kept-aside areas, one line per class."""
+        rows = [f"{'class':<12} {'metric':<12} {'before':>7} {'after':>7}"]
+        for name in self.before:
+            metric = "relaxed F1" if name in self.relaxed_classes else "object F1"
+            rows.append(f"{name:<12} {metric:<12} {self.before[name]:7.3f} "
+                        f"{self.after.get(name, math.nan):7.3f}")
+        return "\n".join(rows)
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    train: Scene
+    holdout: Scene  # labels only inside the kept-aside areas
+    window: tuple[int, int, int, int]  # row0, row1, col0, col1 of the kept-aside part
+
+
+def split_checked(checked: Sequence[Any], share: float) -> tuple[list[Any], list[Any]]:
+    """(train, kept-aside) checked areas: whole areas, smallest-first until ``share`` of the
+    total area; a single area gives up its east end."""
+    import shapely
+
+    if not checked:
+        return [], []
+    total = sum(g.area for g in checked)
+    if len(checked) == 1:
+        minx, miny, maxx, maxy = checked[0].bounds
+        cut = maxx - (maxx - minx) * share
+        area = checked[0]
+        return ([area.intersection(shapely.box(minx, miny, cut, maxy))],
+                [area.intersection(shapely.box(cut, miny, maxx, maxy))])
+    order = sorted(range(len(checked)), key=lambda i: (checked[i].area, checked[i].bounds))
+    kept: list[int] = []
+    for index in order:
+        if sum(checked[i].area for i in kept) >= share * total or len(kept) == len(checked) - 1:
+            break
+        kept.append(index)
+    return ([g for i, g in enumerate(checked) if i not in kept], [checked[i] for i in kept])
+
+
+def labelled_image(image: Path, labels: LabelSet, spec: ModelSpec,
+                   share: float) -> LabelledImage:
+    """The training scene and the kept-aside scene of one labelled image."""
+    import shapely
+
+    geo = read_geo_image(image, spec)
+    grid = geo.grid
+    height, width = geo.rgb.shape[:2]
+    bounds = shapely.box(*_grid_bounds(grid.transform, width, height))
+    areas = burnable(labels, crs=grid.crs)
+    if not labels.checked and not any(areas.values()):
+        raise UserError(f"No labels for {image.name}: draw some roads or vehicles and at least "
+                        "one checked area.")
+    if not labels.checked:
+        raise UserError(f"No checked areas for {image.name}: draw at least one rectangle "
+                        "inside which everything that is not labelled is background.")
+    everything = [*labels.checked, *(g for gs in areas.values() for g in gs)]
+    if not any(g.intersects(bounds) for g in everything):
+        raise UserError(f"The labels lie outside {image.name} (check that they are in its "
+                        f"CRS, {grid.crs}).")
+    train_checked, kept_checked = split_checked(labels.checked, share)
+    burn = _burner(grid.transform, height, width)
+    planes = np.full((len(spec.classes), height, width), IGNORE, np.uint8)
+    planes[:, burn(labels.checked) > 0] = 0
+    for index, name in enumerate(spec.class_names):
+        planes[index][burn(areas.get(name, [])) > 0] = POSITIVE
+    planes[:, ~geo.valid] = IGNORE
+    kept = burn(kept_checked) > 0
+    train_labels = planes.copy()
+    train_labels[:, kept] = IGNORE  # never trained on, not even as "unknown nearby"
+    holdout_labels = np.full_like(planes, IGNORE)
+    holdout_labels[:, kept] = planes[:, kept]
+    rows, cols = np.nonzero(kept)
+    window = (int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1) \
+        if rows.size else (0, 0, 0, 0)
+    name = image.stem
+    return LabelledImage(Scene(name, "labels", "train", geo.rgb, train_labels, spec.gsd_m),
+                         Scene(name, "labels", "val", geo.rgb, holdout_labels, spec.gsd_m),
+                         window)
+
+
+def _grid_bounds(transform: Any, width: int, height: int) -> tuple[float, float, float, float]:
+    x0, y0 = transform * (0, 0)
+    x1, y1 = transform * (width, height)
+    return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+
+def _burner(transform: Any, height: int, width: int) -> Callable[[Sequence[Any]], np.ndarray]:
+    def burn(shapes: Sequence[Any]) -> np.ndarray:
+        return burn_geometries(list(shapes), height, width, transform)
+    return burn
+
+
+def score_holdout(model: LoadedModel, images: Sequence[LabelledImage],
+                  settings: FinetuneSettings) -> dict[str, float]:
+    """Per-class F1 on the kept-aside areas: relaxed for networks, objects for objects."""
+    totals: dict[str, ClassResult] = {}
+    with tempfile.TemporaryDirectory(prefix="unet-gis-score-") as tmp:
+        for number, item in enumerate(images):
+            r0, r1, c0, c1 = item.window
+            if r1 <= r0 or c1 <= c0:
+                continue
+            m = SCORE_CONTEXT_PX
+            r0, c0 = max(0, r0 - m), max(0, c0 - m)
+            r1 = min(item.holdout.image.shape[0], r1 + m)
+            c1 = min(item.holdout.image.shape[1], c1 + m)
+            prob = _predict_crop(model, item.holdout.image[r0:r1, c0:c1], model.spec.gsd_m,
+                                 Path(tmp) / f"crop{number}.tif", settings)
+            for index, cls in enumerate(model.spec.classes):
+                result = score_class(prob[index], item.holdout.labels[index, r0:r1, c0:c1],
+                                     cls.threshold, model.spec.gsd_m,
+                                     relaxed=cls.kind == "network",
+                                     objects=cls.kind == "objects",
+                                     tolerance_m=settings.tolerance_m)
+                if result is not None:
+                    totals.setdefault(cls.name, ClassResult()).add(result)
+    out: dict[str, float] = {}
+    for name, result in totals.items():
+        score = result.relaxed or result.objects
+        out[name] = score.f1 if score is not None else result.pixel.f1
+    return out
+
+
+def _predict_crop(model: LoadedModel, rgb: np.ndarray, gsd_m: float, path: Path,
+                  settings: FinetuneSettings) -> np.ndarray:
+    """The engine's probabilities (C, H, W) of an RGB crop already at the model's GSD."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from unet_gis.inference.engine import EngineOptions, predict
+    from unet_gis.training.evaluate import SYNTHETIC_CRS
+
+    height, width = rgb.shape[:2]
+    with rasterio.open(path, "w", driver="GTiff", width=width, height=height, count=3,
+                       dtype="uint8", crs=SYNTHETIC_CRS,
+                       transform=from_origin(0.0, height * gsd_m, gsd_m, gsd_m)) as dst:
+        dst.write(rgb.transpose(2, 0, 1))
+    out = path.with_name(path.stem + "_p.tif")
+    predict(path, out, model, EngineOptions(device=settings.device,
+                                            precision=settings.precision, overviews=False,
+                                            overwrite=True))
+    with rasterio.open(out) as src:
+        return np.asarray(src.read())
+
+
+def finetune(pairs: Sequence[tuple[Path, Path]], init: Path, output: Path,
+             settings: FinetuneSettings = FinetuneSettings(), *,
+             cancel: CancelToken | None = None, on_step: StepCallback | None = None,
+             log: LogFn | None = None) -> FinetuneResult:
+    """Fine-tune ``init`` on (image, labels GeoPackage) ``pairs``; write ``output``."""
+    say = log or (lambda _m: None)
+    if output.resolve() == init.resolve():
+        raise UserError(f"-o {output.name} would overwrite the model it starts from.")
+    model = load_checkpoint(init)
+    spec = model.spec
+    images = [labelled_image(image, load_labels(labels, spec.class_names), spec,
+                             settings.holdout) for image, labels in pairs]
+    before = score_holdout(model, images, settings)
+    say("before: " + ", ".join(f"{k} {v:.3f}" for k, v in before.items()))
+    from unet_gis.training.config import TrainSettings
+
+    names = spec.class_names
+    labelled = [n for i, n in enumerate(names) if any((im.train.labels[i] == POSITIVE).any()
+                                                      for im in images)]
+    train_settings = TrainSettings(
+        epochs=math.ceil(settings.max_steps / 20) if settings.max_steps else 10_000,
+        steps_per_epoch=20, batch_size=settings.batch_size, crop=settings.crop,
+        lr=settings.lr, warmup_fraction=0.05, seed=settings.seed, threads=0,
+        class_balance={n: 0.6 / max(1, len(labelled)) for n in labelled},
+        scale_jitter=0.15, color_jitter=0.15, grey_probability=0.0, val_chips=0)
+    record = {"kind": "finetune", "source_model": init.name,
+              "source_model_sha256": file_sha256(init),
+              "labels": [{"image": image.name, "labels": labels.name,
+                          "sha256": file_sha256(labels)} for image, labels in pairs]}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".unet-gis-finetune-", dir=output.parent) as tmp:
+        trained = Path(tmp) / output.name
+        result = train_model([im.train for im in images], [], spec, train_settings, trained,
+                             device=settings.device, init=init, record=record, log=say,
+                             keep_epochs=False, time_budget_s=settings.minutes * 60,
+                             precision=settings.precision, cancel=cancel, on_step=on_step)
+        tuned = load_checkpoint(trained)
+        after = score_holdout(tuned, images, settings)
+        say("after: " + ", ".join(f"{k} {v:.3f}" for k, v in after.items()))
+        full: dict[str, Any] = dict(tuned.spec.training or {})
+        full.update(before=before, after=after)
+        final_spec = replace(tuned.spec, training=full,
+                             name=f"{spec.name or 'model'}_finetuned")
+        save_checkpoint(output, tuned.network, final_spec, {RECORD_KEY: json.dumps(full)})
+    relaxed = tuple(c.name for c in spec.classes if c.kind == "network")
+    return FinetuneResult(output, result.steps, result.seconds, before, after,
+                          relaxed_classes=relaxed)
