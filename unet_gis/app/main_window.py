@@ -44,6 +44,7 @@ from unet_gis.app.overviews import OverviewBuilder
 from unet_gis.app.progress_panel import ProgressPanel
 from unet_gis.app.runs import RunController
 from unet_gis.app.settings import AppPaths, AppSettings, SettingsStore
+from unet_gis.app.summary_panel import ResultsSummary
 from unet_gis.errors import UserError
 from unet_gis.raster.grid import overview_factors
 
@@ -78,6 +79,7 @@ class MainWindow(QMainWindow):
         self.layers_panel = LayersPanel(self.stack)
         self.run_panel = ProgressPanel("Model run")
         self.export_panel = ProgressPanel("Export")
+        self.summary = ResultsSummary(self.stack, lambda: self.settings.min_area_m2)
         self.runs = RunController(self.stack, self.run_panel, self, self.threshold_for)
         self.exports = ExportController(self.stack, self.export_panel, self, self.settings)
         self.overviews = OverviewBuilder(self)
@@ -118,6 +120,7 @@ class MainWindow(QMainWindow):
         self.export_button = QPushButton("Export layers…")
         layout.addWidget(self.run_button)
         layout.addWidget(self.run_panel)
+        layout.addWidget(self.summary)
         layout.addWidget(self.export_button)
         layout.addWidget(self.export_panel)
         layout.addStretch(1)
@@ -380,6 +383,7 @@ class MainWindow(QMainWindow):
         self.exports.shutdown()
         self.overviews.shutdown()
         self.mosaics.shutdown()
+        self.summary.shutdown()
         self.canvas.loader.shutdown()
         try:
             self.save_settings()
