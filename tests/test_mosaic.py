@@ -43,6 +43,8 @@ def test_a_mosaic_of_tiles_is_the_same_as_the_whole_raster(
                           transform=from_origin(*ORIGIN, 0.3, 0.3))
     tiles = _cut(image, tmp_path / "tiles", 75)  # 16 tiles smaller than a model tile
     vrt = build_mosaic([tmp_path / "tiles"], tmp_path / "mosaic.vrt")
+    with rasterio.open(vrt) as mosaic:  # no gaps, no nodata: no mask to read
+        assert mosaic.mask_flag_enums[0] == [rasterio.enums.MaskFlags.all_valid]
     options = EngineOptions(device="cpu", overviews=False)
     predict(whole, tmp_path / "whole_p.tif", tiny_model, options)
     predict(vrt, tmp_path / "mosaic_p.tif", tiny_model, options)

@@ -50,6 +50,7 @@ class TileInfo:
     transform: Affine
     nodata: float | None
     colorinterp: tuple[str, ...]
+    masked: bool  # the tile has nodata, an alpha band or a mask of its own
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -95,9 +96,12 @@ def read_tile(path: Path) -> TileInfo:
         if not dataset.transform.is_rectilinear:
             raise UserError(f"{path.name} is rotated; a mosaic needs north-up tiles "
                             "(gdalwarp it first).")
+        from rasterio.enums import MaskFlags
+
         return TileInfo(path, dataset.width, dataset.height, dataset.count,
                         dataset.dtypes[0], dataset.crs, dataset.transform, dataset.nodata,
-                        tuple(ci.name for ci in dataset.colorinterp))
+                        tuple(ci.name for ci in dataset.colorinterp),
+                        MaskFlags.all_valid not in dataset.mask_flag_enums[0])
 
 
 def check_compatible(tiles: Sequence[TileInfo]) -> None:
@@ -151,6 +155,16 @@ def _source(parent: ET.Element, tile: TileInfo, band: str, grid: Affine,
         ET.SubElement(source, "NODATA").text = repr(float(tile.nodata))
 
 
+def _needs_mask(tiles: Sequence[TileInfo], grid: Affine, width: int, height: int) -> bool:
+    import shapely
+
+    if any(t.masked for t in tiles):
+        return True
+    covered = shapely.union_all([shapely.box(*t.bounds) for t in tiles])
+    whole = abs(width * grid.a * height * grid.e)
+    return bool(covered.area < whole * (1 - 1e-9))
+
+
 def mosaic_vrt(tiles: Sequence[TileInfo]) -> str:
     """The VRT XML of ``tiles`` (checked with :func:`check_compatible`)."""
     first = tiles[0]
@@ -170,9 +184,13 @@ def mosaic_vrt(tiles: Sequence[TileInfo]) -> str:
         for tile in tiles:
             _source(element, tile, str(band), grid, resample[tile.path])
     # one mask for the mosaic: valid where a tile has valid pixels, no-data in the gaps
-    mask = ET.SubElement(ET.SubElement(root, "MaskBand"), "VRTRasterBand", {"dataType": "Byte"})
-    for tile in tiles:
-        _source(mask, tile, "mask,1", grid, resample[tile.path])
+    # (left out when the tiles cover the rectangle and have no no-data: reading a mask of
+    # 64 tiles costs as much as reading a band, for nothing)
+    if _needs_mask(tiles, grid, width, height):
+        mask = ET.SubElement(ET.SubElement(root, "MaskBand"), "VRTRasterBand",
+                             {"dataType": "Byte"})
+        for tile in tiles:
+            _source(mask, tile, "mask,1", grid, resample[tile.path])
     ET.indent(root)
     return ET.tostring(root, encoding="unicode") + "\n"
 
