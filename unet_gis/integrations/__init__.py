@@ -1,0 +1,1 @@
+"""Adapters for hosts that run unet-gis inside themselves (the QGIS plugin in packaging/qgis)."""
