@@ -41,7 +41,7 @@ from unet_gis.app.mosaics import MosaicOpener
 from unet_gis.app.opener import layers_for
 from unet_gis.app.overview_build import can_write_beside, missing_overview_factors
 from unet_gis.app.overviews import OverviewBuilder
-from unet_gis.app.progress_panel import ProgressPanel
+from unet_gis.app.progress_panel import MIN_WIDTH, ProgressPanel
 from unet_gis.app.runs import RunController
 from unet_gis.app.settings import AppPaths, AppSettings, SettingsStore
 from unet_gis.app.summary_panel import ResultsSummary
@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         layout.addStretch(1)
         self.run_button.clicked.connect(lambda: self.start_run())
         self.export_button.clicked.connect(lambda: self.exports.open_dialog())
+        jobs.setMinimumWidth(MIN_WIDTH + 20)  # the dock's margins
         jobs_dock = QDockWidget("Run and export", self)
         jobs_dock.setObjectName("jobs")
         jobs_dock.setWidget(jobs)

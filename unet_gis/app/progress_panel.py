@@ -9,12 +9,14 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
+from unet_gis.app.widgets import ElidedLabel
 from unet_gis.inference.progress import Progress, format_duration
+
+MIN_WIDTH = 240  # px: the progress bar, its Cancel button and a readable status line
 
 
 def describe_progress(progress: Progress) -> str:
@@ -31,10 +33,7 @@ class ProgressPanel(QWidget):
         self.title = QLabel(f"<b>{title}</b>")
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
-        self.detail = QLabel("Idle")
-        self.detail.setWordWrap(True)
-        # long paths must wrap, not widen the dock
-        self.detail.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.detail = ElidedLabel("Idle")  # long paths lose their middle, not widen the dock
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         row = QHBoxLayout()
@@ -45,6 +44,7 @@ class ProgressPanel(QWidget):
         layout.addWidget(self.title)
         layout.addLayout(row)
         layout.addWidget(self.detail)
+        self.setMinimumWidth(MIN_WIDTH)
         self._cancel: Callable[[], None] | None = None
         self.cancel_button.clicked.connect(self._cancel_clicked)
 

@@ -175,7 +175,6 @@ class RunController(QObject):
         text = (f"Done: {result.width}×{result.height} px in {format_duration(result.seconds)} "
                 f"({result.megapixels_per_s:.2f} Mpx/s) on {result.device}.\n"
                 f"Wrote {result.output.name} in {result.output.parent}")
-        self.panel.detail.setToolTip(str(result.output))
         for warning in result.warnings:
             text += f"\nNote: {warning}"
         self.panel.end(text, True)

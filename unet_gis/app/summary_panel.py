@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from unet_gis.app.layers.model import LayerEvent, LayerStack, ResultLayer
 from unet_gis.app.summary import Summary, SummaryData, summary_job
+from unet_gis.app.widgets import ElidedLabel
 from unet_gis.app.workers import JobContext, JobRunner
 
 IDLE_TEXT = "Counts appear here after a run."
@@ -28,8 +29,7 @@ class ResultsSummary(QWidget):
         super().__init__(parent)
         self.stack, self.min_area_m2 = stack, min_area_m2
         self.title = QLabel("<b>Results at the current thresholds</b>")
-        self.text = QLabel(IDLE_TEXT)
-        self.text.setWordWrap(True)
+        self.text = ElidedLabel(IDLE_TEXT)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
@@ -49,7 +49,6 @@ class ResultsSummary(QWidget):
         """Summarise ``path`` (read anew: a re-run replaces the file under the same name)."""
         self.path, self._data, self.last = path, None, None
         self.text.setText("Counting…")
-        self.text.setToolTip(str(path))
         self.runner.cancel()
         self.refresh()
 

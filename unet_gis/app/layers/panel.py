@@ -27,6 +27,7 @@ from unet_gis.app.layers.model import (
     ResultLayer,
     VectorLayer,
 )
+from unet_gis.app.widgets import ElidedLabel
 
 
 def swatch(color: tuple[int, int, int] | None) -> QIcon:
@@ -51,10 +52,10 @@ class ThresholdRow(QWidget):
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         self.color = layer.color
-        name = QLabel(layer.name)  # "road — scene": tells runs of several images apart
+        # "road — scene": tells runs of several images apart; long names lose their middle
+        self.name = name = ElidedLabel(layer.name, wrap=False)
         name.setMinimumWidth(60)
         name.setMaximumWidth(160)
-        name.setToolTip(layer.name)
         row.addWidget(QLabel(pixmap=swatch(layer.color).pixmap(12, 12)))
         row.addWidget(name)
         row.addWidget(self.slider, 1)
