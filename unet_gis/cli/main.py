@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s: %(message)s")
     logging.captureWarnings(True)  # library warnings go to the log, not raw to stderr
     if not args.verbose:  # GDAL's warnings (via rasterio) would come before our error line
-        for name in ("rasterio", "fiona", "pyogrio", "py.warnings"):
+        for name in ("rasterio", "fiona", "pyogrio", "py.warnings", "distributed"):
             logging.getLogger(name).setLevel(logging.ERROR)
         # GDAL's own handler prints "Warning 1: ..." from threads rasterio does not cover;
         # errors still reach us as exceptions (rasterio reads GDAL's last error)
