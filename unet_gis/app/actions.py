@@ -1,4 +1,5 @@
-"""The window's menus: one table of actions (text, shortcut, slot), built into menus."""
+"""The window's menus and toolbar: one table of actions (text, slot, shortcut), built into
+menus; the toolbar shows the common ones with an icon and their shortcut in the tooltip."""
 
 from __future__ import annotations
 
@@ -6,15 +7,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMenu, QToolBar
 
 from unet_gis.app.dialogs.about import AboutDialog
+from unet_gis.app.icons import icon
 
 if TYPE_CHECKING:
     from unet_gis.app.main_window import MainWindow
 
 MENUS = ("&File", "&View", "&Model", "&Help")
+TOOLBAR = ("open", "-", "run", "cancel", "export", "-", "zoom_in", "zoom_out", "full_extent",
+           "draw_area")
 
 
 def make_action(window: MainWindow, text: str, slot: Callable[[], object],
@@ -56,6 +61,7 @@ def build_menus(window: MainWindow) -> Menus:
         ("&View", "full_extent", "&Full extent", canvas.full_extent, "Ctrl+Shift+F"),
         ("&Model", "run", "&Run…", lambda: window.start_run(), "Ctrl+R"),
         ("&Model", "cancel", "&Cancel run", window.runs.cancel, "Esc"),
+        ("&Model", "draw_area", "&Draw the run extent", lambda: None, "Ctrl+D"),
         ("&Help", "about", "&About unet-gis", lambda: AboutDialog(window).exec(), None),
         ("&Help", "log_folder", "Open &log folder", window.open_log_folder, None),
     ]
@@ -71,4 +77,33 @@ def build_menus(window: MainWindow) -> Menus:
             recent = menus[menu].addMenu("Open &recent")
     assert recent is not None
     actions["cancel"].setEnabled(False)
+    draw = actions["draw_area"]  # on until one extent is drawn, as Shift+drag draws one
+    draw.setCheckable(True)
+    draw.toggled.connect(canvas.set_draw_mode)
+    canvas.drawModeChanged.connect(draw.setChecked)
     return Menus(actions, menus, recent)
+
+
+def tooltip(action: QAction) -> str:
+    """``Zoom in (+)``: the action's text without accelerators, and its first shortcut."""
+    text = action.text().replace("&", "").rstrip("…").rstrip(".")
+    keys = action.shortcuts()
+    if keys:
+        text += f" ({keys[0].toString(QKeySequence.SequenceFormat.NativeText)})"
+    return text
+
+
+def build_toolbar(window: MainWindow, actions: dict[str, QAction]) -> QToolBar:
+    toolbar = QToolBar("Tools", window)
+    toolbar.setObjectName("tools")  # saveState() needs the name
+    toolbar.setIconSize(QSize(22, 22))
+    for name in TOOLBAR:
+        if name == "-":
+            toolbar.addSeparator()
+            continue
+        action = actions[name]
+        action.setIcon(icon(name, window))
+        action.setToolTip(tooltip(action))
+        toolbar.addAction(action)
+    window.addToolBar(toolbar)
+    return toolbar

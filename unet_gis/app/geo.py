@@ -117,6 +117,16 @@ def metres_per_pixel(view: ViewState, crs: Any) -> float | None:
     return float(dist) / 50.0
 
 
+def scale_text(view: ViewState, crs: Any, dpi: float) -> str:
+    """The map scale for the status bar (``Scale 1:2,480``), "" in pixel space."""
+    metres = metres_per_pixel(view, crs)
+    if metres is None or dpi <= 0:
+        return ""
+    scale = metres * dpi / 0.0254  # a screen pixel is 1/dpi inches
+    digits = max(0, len(str(int(scale))) - 3)  # three significant figures
+    return f"Scale 1:{round(scale, -digits):,.0f}"
+
+
 def nice_length(max_value: float) -> float:
     """The largest 1, 2 or 5 x 10^n not above ``max_value``."""
     if max_value <= 0:

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDockWidget,
     QFileDialog,
-    QLabel,
     QMainWindow,
     QPushButton,
     QVBoxLayout,
@@ -27,13 +26,12 @@ from PySide6.QtWidgets import (
 )
 
 from unet_gis.app import messages
-from unet_gis.app.actions import build_menus
+from unet_gis.app.actions import build_menus, build_toolbar
 from unet_gis.app.canvas.sources import TILE
 from unet_gis.app.canvas.view import MapCanvas
 from unet_gis.app.dialogs.preferences import PreferencesDialog
 from unet_gis.app.dialogs.run import RunChoice, RunDialog
 from unet_gis.app.exports import ExportController
-from unet_gis.app.geo import format_position
 from unet_gis.app.jobs import RunRequest, cpu_threads, planned_output
 from unet_gis.app.layers.model import ImageLayer, LayerStack, ResultLayer
 from unet_gis.app.layers.panel import LayersPanel
@@ -44,6 +42,7 @@ from unet_gis.app.overviews import OverviewBuilder
 from unet_gis.app.progress_panel import MIN_WIDTH, ProgressPanel
 from unet_gis.app.runs import RunController
 from unet_gis.app.settings import AppPaths, AppSettings, SettingsStore
+from unet_gis.app.statusbar import MapStatus
 from unet_gis.app.summary_panel import ResultsSummary
 from unet_gis.errors import UserError
 from unet_gis.raster.grid import overview_factors
@@ -91,7 +90,6 @@ class MainWindow(QMainWindow):
         self._menus()
         self.layers_panel.zoomRequested.connect(lambda layer: self.canvas.zoom_to(layer.bounds()))
         self.layers_panel.thresholdChanged.connect(self._remember_threshold)
-        self.canvas.cursorMoved.connect(self._show_position)
         self.canvas.loader.tileFailed.connect(
             lambda why: self.statusBar().showMessage(f"Could not read part of a layer: {why}",
                                                      10000))
@@ -134,16 +132,17 @@ class MainWindow(QMainWindow):
         self.docks = (layers_dock, jobs_dock)
 
     def _status_bar(self) -> None:
-        self.position = QLabel("")
-        self.device_label = QLabel("Device: not chosen yet")
-        self.statusBar().addPermanentWidget(self.position, 1)
-        self.statusBar().addPermanentWidget(self.device_label)
+        self.map_status = MapStatus(self.statusBar(), self.canvas, self.stack,
+                                    self.layers_panel.current)
+        self.position, self.device_label = self.map_status.position, self.map_status.device
+        self.scale_label = self.map_status.scale
         self.statusBar().showMessage("Open an image (Ctrl+O) or drop files on the window.")
 
     def _menus(self) -> None:
         built = build_menus(self)
         self.commands, self.menus, self.recent_menu = built.actions, built.menus, built.recent
         self.cancel_action = self.commands["cancel"]
+        self.toolbar = build_toolbar(self, self.commands)
         self._update_recent()
 
     def _update_recent(self) -> None:
@@ -357,12 +356,6 @@ class MainWindow(QMainWindow):
     def open_log_folder(self) -> None:
         self.paths.log_dir.mkdir(parents=True, exist_ok=True)
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.paths.log_dir)))
-
-    def _show_position(self, x: float, y: float) -> None:
-        layer = self.layers_panel.current()
-        source = getattr(layer, "source", None)
-        self.position.setText(format_position(self.stack.crs, x, y,
-                                              getattr(source, "crs", None)))
 
     def _remember_threshold(self, name: str, value: float) -> None:
         self.settings.thresholds[name] = value

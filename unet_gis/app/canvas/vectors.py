@@ -1,7 +1,8 @@
 """Vector layers for display: read with pyogrio (no geopandas), reproject, build paths.
 
-Runs on a worker thread (QPainterPath is a plain value type, safe to build off the GUI
-thread); the canvas draws the paths with a world-to-screen transform and a cosmetic pen.
+Loading runs on a worker thread (QPainterPath is a plain value type, safe to build off the
+GUI thread); :func:`draw_vector` draws the paths with the view's world-to-screen
+transform and a cosmetic pen.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPointF
-from PySide6.QtGui import QPainterPath, QPolygonF
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPolygonF, QTransform
 
-from unet_gis.app.geo import Bounds
+from unet_gis.app.geo import Bounds, ViewState
 from unet_gis.errors import UserError
 
 
@@ -83,3 +84,33 @@ def load_vector(path: Path, view_crs: Any, layer: str | None = None) -> VectorDa
             extent = (float(minx), float(miny), float(maxx), float(maxy))
     return VectorData(fill, lines, np.asarray(points, float).reshape(-1, 2), extent,
                       len(geometries), str(meta.get("geometry_type", "")))
+
+
+def draw_vector(painter: QPainter, data: VectorData, view: ViewState,
+                color_rgb: tuple[int, int, int]) -> None:
+    """Draw ``data`` (view-CRS coordinates) with the view's world-to-screen transform."""
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setTransform(world_to_screen(view))
+    color = QColor(*color_rgb)
+    pen = QPen(color, 2.0)
+    pen.setCosmetic(True)
+    painter.setPen(pen)
+    if not data.fill.isEmpty():
+        fill = QColor(color)
+        fill.setAlpha(90)
+        painter.fillPath(data.fill, fill)
+    painter.drawPath(data.lines)
+    if len(data.points):
+        dot = QPen(color, 6.0)  # 6 screen pixels whatever the zoom
+        dot.setCosmetic(True)
+        painter.setPen(dot)
+        for x, y in data.points:
+            painter.drawPoint(QPointF(float(x), float(y)))
+    painter.restore()
+
+
+def world_to_screen(view: ViewState) -> QTransform:
+    """The painter transform of :meth:`ViewState.to_screen`."""
+    sx, sy = 1 / view.res, 1 / view.res
+    return QTransform(sx, 0, 0, -sy, view.width / 2 - view.cx * sx, view.height / 2 + view.cy * sy)

@@ -14,20 +14,18 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPaintEvent,
-    QPen,
     QResizeEvent,
-    QTransform,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QWidget
 
 from unet_gis.app import qtcompat
-from unet_gis.app.canvas.overlay import draw_hint, draw_selection
+from unet_gis.app.canvas.overlay import draw_hint, draw_scale_bar, draw_selection
 from unet_gis.app.canvas.render import load_image_tile, load_probability_tile, threshold_rgba
 from unet_gis.app.canvas.sources import TILE, DisplayGrid, RasterSource
 from unet_gis.app.canvas.tiles import LruCache, TileLoader, rgba_to_qimage
-from unet_gis.app.canvas.vectors import VectorData, load_vector
-from unet_gis.app.geo import Bounds, ViewState, intersects, metres_per_pixel, scale_bar
+from unet_gis.app.canvas.vectors import VectorData, draw_vector, load_vector
+from unet_gis.app.geo import Bounds, ViewState, intersects
 from unet_gis.app.layers.model import (
     ImageLayer,
     LayerEvent,
@@ -56,6 +54,7 @@ class MapCanvas(QWidget):
     cursorMoved = Signal(float, float)  # world coordinates in the map's CRS  # noqa: N815
     viewChanged = Signal()  # noqa: N815
     selectionChanged = Signal()  # noqa: N815
+    drawModeChanged = Signal(bool)  # noqa: N815 - a plain drag draws the run extent
     frameComplete = Signal(float)  # a frame with every visible tile drawn; paint ms  # noqa: N815
 
     def __init__(self, stack: LayerStack, loader: TileLoader | None = None,
@@ -71,6 +70,7 @@ class MapCanvas(QWidget):
         self._drag: QPointF | None = None
         self._select_from: tuple[float, float] | None = None
         self.selection: Bounds | None = None  # an extent drawn with Shift+drag
+        self.draw_mode = False  # the next plain drag draws the extent (toolbar: Draw area)
         self.pending = 0
         self.frames = 0
         self.last_paint_ms = 0.0
@@ -142,7 +142,8 @@ class MapCanvas(QWidget):
             draw_selection(painter, self._screen_rect(self.selection))
         if not len(self.stack):
             draw_hint(painter, QRectF(self.rect()))
-        self._draw_scale_bar(painter, view)
+        if len(self.stack):
+            draw_scale_bar(painter, view, self.stack.crs)
         painter.end()
         if pending == 0:
             for grid, fetch in tiled:
@@ -286,43 +287,8 @@ class MapCanvas(QWidget):
             QTimer.singleShot(0, lambda: self._announce_loaded(layer))
         if data.extent is not None and not intersects(data.extent, self._view.bounds):
             return 0
-        v = self._view
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setTransform(QTransform(1 / v.res, 0, 0, -1 / v.res, v.width / 2 - v.cx / v.res,
-                                        v.height / 2 + v.cy / v.res))
-        color = QColor(*layer.color)
-        pen = QPen(color, 2.0)
-        pen.setCosmetic(True)
-        painter.setPen(pen)
-        if not data.fill.isEmpty():
-            fill = QColor(color)
-            fill.setAlpha(90)
-            painter.fillPath(data.fill, fill)
-        painter.drawPath(data.lines)
-        if len(data.points):
-            dot = QPen(color, 6.0)  # 6 screen pixels whatever the zoom
-            dot.setCosmetic(True)
-            painter.setPen(dot)
-            for x, y in data.points:
-                painter.drawPoint(QPointF(float(x), float(y)))
-        painter.restore()
+        draw_vector(painter, data, self._view, layer.color)
         return 0
-
-    def _draw_scale_bar(self, painter: QPainter, view: ViewState) -> None:
-        if not len(self.stack):
-            return
-        length_px, label = scale_bar(metres_per_pixel(view, self.stack.crs), view.res)
-        if length_px <= 0:
-            return
-        x0, y0 = 12.0, view.height - 14.0
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        painter.fillRect(QRectF(x0 - 6, y0 - 22, length_px + 60, 30), QColor(255, 255, 255, 200))
-        painter.setPen(QPen(QColor(20, 20, 20), 2))
-        painter.drawLine(QPointF(x0, y0), QPointF(x0 + length_px, y0))
-        for x in (x0, x0 + length_px):
-            painter.drawLine(QPointF(x, y0 - 6), QPointF(x, y0))
-        painter.drawText(QPointF(x0 + length_px + 6, y0), label)
 
     # --- interaction ------------------------------------------------------------------
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
@@ -331,12 +297,13 @@ class MapCanvas(QWidget):
         if first:
             self.full_extent()
         super().resizeEvent(event)
+        self.viewChanged.emit()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
         if event.button() != Qt.MouseButton.LeftButton:
             return
         pos = event.position()
-        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:  # draw an extent
+        if self.draw_mode or event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
             self._select_from = self._view.to_world(pos.x(), pos.y())
             self.selection = None
             self.setCursor(Qt.CursorShape.CrossCursor)
@@ -364,8 +331,21 @@ class MapCanvas(QWidget):
                 self.selection = None  # a click clears it
             self.selectionChanged.emit()
             self.update()
+            self.set_draw_mode(False)  # one extent per click of Draw area
         self._drag = None
-        self.unsetCursor()
+        if not self.draw_mode:
+            self.unsetCursor()
+
+    def set_draw_mode(self, on: bool) -> None:
+        """Let the next plain drag draw the run extent (as Shift+drag does)."""
+        if on == self.draw_mode:
+            return
+        self.draw_mode = on
+        if on:
+            self.setCursor(Qt.CursorShape.CrossCursor)
+        else:
+            self.unsetCursor()
+        self.drawModeChanged.emit(on)
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
         steps = event.angleDelta().y() / 120.0
