@@ -17,25 +17,37 @@ Bounds = tuple[float, float, float, float]  # minx, miny, maxx, maxy
 
 @dataclass(frozen=True)
 class ViewState:
-    """What the canvas shows: ``res`` world units per pixel around ``(cx, cy)``."""
+    """What the canvas shows: ``res`` world units per pixel around ``(cx, cy)``.
+
+    ``aspect`` stretches x: a screen pixel spans ``res / aspect`` world units across and
+    ``res`` up.  It is 1 in projected CRSs; in a geographic CRS it is the cosine of the
+    map's latitude, so that a degree of longitude (shorter on the ground than a degree of
+    latitude) is drawn shorter too and ground shapes keep their aspect.
+    """
 
     cx: float = 0.0
     cy: float = 0.0
     res: float = 1.0
     width: int = 800
     height: int = 600
+    aspect: float = 1.0
+
+    @property
+    def res_x(self) -> float:
+        """World x units per screen pixel."""
+        return self.res / self.aspect
 
     def to_screen(self, x: float, y: float) -> tuple[float, float]:
-        return ((x - self.cx) / self.res + self.width / 2.0,
+        return ((x - self.cx) / self.res_x + self.width / 2.0,
                 (self.cy - y) / self.res + self.height / 2.0)
 
     def to_world(self, px: float, py: float) -> tuple[float, float]:
-        return (self.cx + (px - self.width / 2.0) * self.res,
+        return (self.cx + (px - self.width / 2.0) * self.res_x,
                 self.cy - (py - self.height / 2.0) * self.res)
 
     @property
     def bounds(self) -> Bounds:
-        half_w, half_h = self.width * self.res / 2.0, self.height * self.res / 2.0
+        half_w, half_h = self.width * self.res_x / 2.0, self.height * self.res / 2.0
         return self.cx - half_w, self.cy - half_h, self.cx + half_w, self.cy + half_h
 
     def resized(self, width: int, height: int) -> ViewState:
@@ -43,7 +55,7 @@ class ViewState:
 
     def panned(self, dx_px: float, dy_px: float) -> ViewState:
         """Move the content by (dx, dy) screen pixels (a drag to the right moves it right)."""
-        return replace(self, cx=self.cx - dx_px * self.res, cy=self.cy + dy_px * self.res)
+        return replace(self, cx=self.cx - dx_px * self.res_x, cy=self.cy + dy_px * self.res)
 
     def zoomed(self, factor: float, px: float | None = None, py: float | None = None) -> ViewState:
         """Zoom in by ``factor`` (> 1 zooms in) keeping the world point under (px, py) fixed."""
@@ -51,15 +63,26 @@ class ViewState:
         py = self.height / 2.0 if py is None else py
         wx, wy = self.to_world(px, py)
         res = self.res / factor
-        cx = wx - (px - self.width / 2.0) * res
+        cx = wx - (px - self.width / 2.0) * res / self.aspect
         cy = wy + (py - self.height / 2.0) * res
         return replace(self, cx=cx, cy=cy, res=res)
 
     def fitted(self, bounds: Bounds, margin: float = 0.02) -> ViewState:
         minx, miny, maxx, maxy = bounds
         span_x, span_y = max(maxx - minx, 1e-12), max(maxy - miny, 1e-12)
-        res = max(span_x / self.width, span_y / self.height) * (1.0 + 2 * margin)
+        res = max(span_x * self.aspect / self.width, span_y / self.height) * (1.0 + 2 * margin)
         return replace(self, cx=(minx + maxx) / 2.0, cy=(miny + maxy) / 2.0, res=res)
+
+
+def ground_aspect(crs: Any, bounds: Bounds | None) -> float:
+    """:attr:`ViewState.aspect` for a map in ``crs`` around ``bounds``: the cosine of the
+    latitude of their centre in a geographic CRS, else 1."""
+    if crs is None or bounds is None or not getattr(crs, "is_geographic", False):
+        return 1.0
+    latitude = (bounds[1] + bounds[3]) / 2.0
+    if not math.isfinite(latitude):
+        return 1.0
+    return max(0.01, math.cos(math.radians(min(90.0, abs(latitude)))))
 
 
 def union(boxes: list[Bounds]) -> Bounds | None:
@@ -106,7 +129,7 @@ def metres_per_pixel(view: ViewState, crs: Any) -> float | None:
         return None
     from pyproj import Geod
 
-    step = 50.0 * view.res
+    step = 50.0 * view.res_x  # 50 screen pixels across
     a = lonlat(crs, view.cx, view.cy)
     b = lonlat(crs, view.cx + step, view.cy)
     if a is None or b is None:

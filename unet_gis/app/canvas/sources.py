@@ -59,9 +59,12 @@ class DisplayGrid:
             level *= 2
         return level
 
-    def level_for(self, res: float) -> int:
-        """The power-of-two decimation closest to ``res`` world units per screen pixel."""
+    def level_for(self, res: float, res_y: float | None = None) -> int:
+        """The power-of-two decimation closest to ``res`` world units per screen pixel
+        (with ``res_y``, up the screen: the finer of the two directions decides)."""
         ratio = res / self.pixel_size
+        if res_y is not None:
+            ratio = min(ratio, res_y / abs(self.transform.e))
         level = 2 ** max(0, round(math.log2(ratio))) if ratio > 1 else 1
         return int(min(level, self.max_level()))
 

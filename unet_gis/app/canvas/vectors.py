@@ -112,5 +112,5 @@ def draw_vector(painter: QPainter, data: VectorData, view: ViewState,
 
 def world_to_screen(view: ViewState) -> QTransform:
     """The painter transform of :meth:`ViewState.to_screen`."""
-    sx, sy = 1 / view.res, 1 / view.res
+    sx, sy = 1 / view.res_x, 1 / view.res
     return QTransform(sx, 0, 0, -sy, view.width / 2 - view.cx * sx, view.height / 2 + view.cy * sy)

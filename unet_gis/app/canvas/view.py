@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
@@ -25,7 +25,7 @@ from unet_gis.app.canvas.render import load_image_tile, load_probability_tile, t
 from unet_gis.app.canvas.sources import TILE, DisplayGrid, RasterSource
 from unet_gis.app.canvas.tiles import LruCache, TileLoader, rgba_to_qimage
 from unet_gis.app.canvas.vectors import VectorData, draw_vector, load_vector
-from unet_gis.app.geo import Bounds, ViewState, intersects
+from unet_gis.app.geo import Bounds, ViewState, ground_aspect, intersects
 from unet_gis.app.layers.model import (
     ImageLayer,
     LayerEvent,
@@ -70,6 +70,7 @@ class MapCanvas(QWidget):
         self._drag: QPointF | None = None
         self._select_from: tuple[float, float] | None = None
         self.selection: Bounds | None = None  # an extent drawn with Shift+drag
+        self._aspect: float | None = None  # see map_aspect
         self.draw_mode = False  # the next plain drag draws the extent (toolbar: Draw area)
         self.pending = 0
         self.frames = 0
@@ -86,6 +87,7 @@ class MapCanvas(QWidget):
         return self._view
 
     def set_view(self, view: ViewState) -> None:
+        view = replace(view, aspect=self.map_aspect())
         if not 1e-9 < view.res < 1e9 or view == self._view:
             return  # beyond any sensible zoom (and float precision)
         self._view = view
@@ -102,8 +104,20 @@ class MapCanvas(QWidget):
     def full_extent(self) -> None:
         self.zoom_to(self.stack.bounds())
 
+    def map_aspect(self) -> float:
+        """:attr:`ViewState.aspect` of this map: fixed from the first extent known in its
+        CRS (so panning never stretches the map), 1 until then."""
+        if self._aspect is None:
+            bounds = self.stack.bounds()
+            if bounds is None:
+                return 1.0
+            self._aspect = ground_aspect(self.stack.crs, bounds)
+        return self._aspect
+
     # --- layer events -----------------------------------------------------------------
     def _on_layers(self, event: LayerEvent) -> None:
+        if not len(self.stack) or (event.kind == "added" and len(self.stack) == 1):
+            self._aspect = None  # a new map (its CRS is set by its first layer)
         if event.kind == "added" and len(self.stack) == 1:
             self.zoom_to(event.layer.bounds())
         if event.kind == "removed":
@@ -117,6 +131,8 @@ class MapCanvas(QWidget):
     # --- painting ---------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
         start = time.perf_counter()
+        if self._view.aspect != self.map_aspect():  # a vector layer's extent became known
+            self._view = replace(self._view, aspect=self.map_aspect())
         painter = QPainter(self)
         painter.fillRect(self.rect(), BACKGROUND)
         view = self._view
@@ -165,8 +181,9 @@ class MapCanvas(QWidget):
         if not intersects(grid.bounds, view.bounds):
             return 0
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform,
-                              view.res > grid.pixel_size)
-        level = grid.level_for(view.res / self.devicePixelRatioF())  # sharp on HiDPI
+                              view.res_x > grid.pixel_size)
+        dpr = self.devicePixelRatioF()  # sharp on HiDPI
+        level = grid.level_for(view.res_x / dpr, view.res / dpr)
         pending = 0
         for tx, ty in grid.tiles(level, view.bounds):
             window, _ = grid.tile_window(level, tx, ty)
@@ -200,7 +217,8 @@ class MapCanvas(QWidget):
         pan will need: the finer level under the view, a ring around it, the coarser level.
         They are dropped again as soon as the view changes before they start."""
         view = self._view
-        level = grid.level_for(view.res / self.devicePixelRatioF())
+        level = grid.level_for(view.res_x / self.devicePixelRatioF(),
+                               view.res / self.devicePixelRatioF())
         minx, miny, maxx, maxy = view.bounds
         w, h = (maxx - minx) / 2, (maxy - miny) / 2
         ring = (minx - w, miny - h, maxx + w, maxy + h)
