@@ -205,3 +205,20 @@ def format_position(crs: Any, x: float, y: float, layer_crs: Any = None) -> str:
         lon, lat = ll
         text += f"   lat {lat:.6f}, lon {lon:.6f}"
     return text
+
+
+def layer_bounds(source: Any, map_crs: Any, bounds: Bounds) -> Bounds:
+    """Map bounds (``map_crs``) as bounds in the raster ``source``'s own CRS."""
+    if source.crs is None:  # pixel space: through the pixel grid to the file's own units
+        t, native = source.transform, source.native_transform
+        cols = sorted(((bounds[0] - t.c) / t.a, (bounds[2] - t.c) / t.a))
+        rows = sorted(((bounds[1] - t.f) / t.e, (bounds[3] - t.f) / t.e))
+        left, top = native * (cols[0], rows[0])
+        right, bottom = native * (cols[1], rows[1])
+        return left, bottom, right, top  # rasterio's order, whichever way rows run
+    if map_crs is not None and map_crs != source.crs:
+        from rasterio.warp import transform_bounds
+
+        left, bottom, right, top = transform_bounds(map_crs, source.crs, *bounds)
+        return float(left), float(bottom), float(right), float(top)
+    return bounds

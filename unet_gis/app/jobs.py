@@ -137,14 +137,19 @@ def build_mosaic_job(request: MosaicRequest, announce: Callable[[int], None]) ->
     return MosaicResult(vrt, len(tiles), fallback)
 
 
-def planned_output(image: Path, data_dir: Path) -> Path:
-    """Where the run will write (the engine's naming; checked again in :func:`run_model`).
+def planned_output(image: Path, data_dir: Path, folder: Path | None = None) -> Path:
+    """Where the run will write: in ``folder``, else the default :func:`output_folder`
+    (the engine's naming; checked again in :func:`run_model`).
 
     Computed without importing the engine, which would stall the GUI thread.
     """
     from unet_gis.inference.plan import default_output_path
 
-    return default_output_path(image, output_folder(image, data_dir))
+    if folder is not None and folder.exists() and not writable(folder):
+        from unet_gis.errors import UserError
+
+        raise UserError(f"The output folder {folder} is not writable; choose another.")
+    return default_output_path(image, folder or output_folder(image, data_dir))
 
 
 def cpu_threads() -> int:

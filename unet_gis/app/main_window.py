@@ -32,7 +32,14 @@ from unet_gis.app.canvas.view import MapCanvas
 from unet_gis.app.dialogs.preferences import PreferencesDialog
 from unet_gis.app.dialogs.run import RunChoice, RunDialog
 from unet_gis.app.exports import ExportController
-from unet_gis.app.jobs import RunRequest, cpu_threads, planned_output
+from unet_gis.app.geo import Bounds, layer_bounds
+from unet_gis.app.jobs import (
+    RunRequest,
+    cpu_threads,
+    output_folder,
+    output_note,
+    planned_output,
+)
 from unet_gis.app.layers.model import ImageLayer, LayerStack, ResultLayer
 from unet_gis.app.layers.panel import LayersPanel
 from unet_gis.app.mosaics import MosaicOpener
@@ -278,7 +285,8 @@ class MainWindow(QMainWindow):
         model = Path(self.settings.model_path) if self.settings.model_path else None
         if self.runs.interactive if ask is None else ask:
             dialog = RunDialog(images, self.current_image(), model, self.settings.device, self,
-                               has_selection=self.canvas.selection is not None)
+                               has_selection=self.canvas.selection is not None,
+                               output_for=self.output_for)
             if dialog.exec() != QDialog.DialogCode.Accepted:
                 return
             choice = dialog.choice()
@@ -294,7 +302,16 @@ class MainWindow(QMainWindow):
             messages.error(self, "Run the model", str(exc))
             return
         self._trying = (self.settings.model_path, self.settings.device)
-        self.runs.submit(request)
+        if self.runs.submit(request) and choice.output_dir is None:
+            folder, note = self.output_for(request.image)
+            if note:  # after the submit: its "Running the model…" would hide this
+                self.statusBar().showMessage(f"Results go to {folder}: {note}.", 20000)
+
+    def output_for(self, image: ImageLayer | Path) -> tuple[Path, str]:
+        """The default results folder of ``image`` and why it is not beside it (or "")."""
+        path = image.path if isinstance(image, ImageLayer) else image
+        data_dir = self.paths.data_dir
+        return output_folder(path, data_dir), output_note(path, data_dir)
 
     def _run_worked(self, _result: object) -> None:
         self._good_choice = self._trying
@@ -317,27 +334,15 @@ class MainWindow(QMainWindow):
             if self.canvas.selection is None:
                 raise UserError("Draw the extent first: Shift+drag on the map.")
             aoi = self.bounds_in(layer, self.canvas.selection)
-        return RunRequest(layer.path, planned_output(layer.path, self.paths.data_dir),
+        return RunRequest(layer.path, planned_output(layer.path, self.paths.data_dir,
+                                                     choice.output_dir),
                           choice.model, choice.device, aoi, choice.tile, choice.halo,
                           choice.batch_size, threads=cpu_threads(),
                           precision=choice.precision)
 
-    def bounds_in(self, layer: ImageLayer, bounds: tuple[float, float, float, float]
-                  ) -> tuple[float, float, float, float]:
+    def bounds_in(self, layer: ImageLayer, bounds: Bounds) -> Bounds:
         """Map bounds (view CRS) as bounds in ``layer``'s own CRS."""
-        source = layer.source
-        if source.crs is None:  # pixel space: through the pixel grid to the file's own units
-            t, native = source.transform, source.native_transform
-            cols = sorted(((bounds[0] - t.c) / t.a, (bounds[2] - t.c) / t.a))
-            rows = sorted(((bounds[1] - t.f) / t.e, (bounds[3] - t.f) / t.e))
-            left, top = native * (cols[0], rows[0])
-            right, bottom = native * (cols[1], rows[1])
-            return left, bottom, right, top  # rasterio's order, whichever way rows run
-        if self.stack.crs is not None and self.stack.crs != source.crs:
-            from rasterio.warp import transform_bounds
-
-            return tuple(transform_bounds(self.stack.crs, source.crs, *bounds))
-        return bounds
+        return layer_bounds(layer.source, self.stack.crs, bounds)
 
     def preferences(self) -> None:
         dialog = PreferencesDialog(self.settings, self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,15 @@ class RunChoice:
     halo: int | None
     batch_size: int | None
     precision: str = "auto"
+    output_dir: Path | None = None  # None: the default folder (beside the image, or not)
+
+
+#: (the default results folder for an image layer, why it is not beside the image or "")
+OutputFor = Callable[[ImageLayer], tuple[Path, str]]
+
+
+def beside(layer: ImageLayer) -> tuple[Path, str]:
+    return layer.path.parent / f"{layer.path.stem}_unet_gis", ""
 
 
 def bundled_model() -> Path | None:
@@ -58,10 +68,13 @@ def bundled_model() -> Path | None:
 class RunDialog(QDialog):
     def __init__(self, images: list[ImageLayer], current: ImageLayer | None,
                  model: Path | None, device: str, parent: QWidget | None = None,
-                 has_selection: bool = False) -> None:
+                 has_selection: bool = False, output_for: OutputFor = beside) -> None:
         super().__init__(parent)
         self.setWindowTitle("Run the model")
         self.image = QComboBox()
+        self.images = {layer.id: layer for layer in images}
+        self.output_for = output_for
+        self.output_dir: Path | None = None  # chosen with Change…
         for layer in images:
             self.image.addItem(layer.name, layer.id)
         if current is not None:
@@ -80,6 +93,15 @@ class RunDialog(QDialog):
         for key, label in DEVICE_LABELS.items():
             self.device.addItem(label, key)
         self.device.setCurrentIndex(max(0, self.device.findData(device)))
+        self.output_edit = QLineEdit()
+        self.output_edit.setReadOnly(True)
+        change, default = QPushButton("Change…"), QPushButton("Default")
+        output_row = QHBoxLayout()
+        output_row.addWidget(self.output_edit, 1)
+        output_row.addWidget(change)
+        output_row.addWidget(default)
+        self.output_note = QLabel()
+        self.output_note.setWordWrap(True)
         self.extent = QComboBox()
         self.extent.addItem("Whole layer", "layer")
         self.extent.addItem("Current view", "view")
@@ -109,6 +131,8 @@ class RunDialog(QDialog):
         form.addRow("", self.model_info)
         form.addRow("Device", self.device)
         form.addRow("Extent", self.extent)
+        form.addRow("Output folder", output_row)
+        form.addRow("", self.output_note)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Run")
@@ -120,7 +144,11 @@ class RunDialog(QDialog):
         layout.addWidget(self.buttons)
         browse.clicked.connect(self._browse)
         bundled.clicked.connect(lambda: self._set_model(None))
+        change.clicked.connect(self._choose_output)
+        default.clicked.connect(lambda: self._set_output(None))
+        self.image.currentIndexChanged.connect(lambda _: self._show_output())
         self._set_model(model)
+        self._show_output()
 
     def _browse(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Open a model", "",
@@ -147,8 +175,35 @@ class RunDialog(QDialog):
         ok = ok and self.image.count() > 0
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
 
+    def _choose_output(self) -> None:
+        start = self.output_edit.text()
+        name = QFileDialog.getExistingDirectory(self, "Write the results to", start)
+        if name:
+            self._set_output(Path(name))
+
+    def _set_output(self, folder: Path | None) -> None:
+        self.output_dir = folder
+        self._show_output()
+
+    def _show_output(self) -> None:
+        layer = self.images.get(self.image.currentData())
+        if self.output_dir is not None:
+            folder, note = self.output_dir, ""
+        elif layer is not None:
+            folder, note = self.output_for(layer)
+        else:
+            self.output_edit.clear()
+            self.output_note.clear()
+            return
+        self.output_edit.setText(str(folder))
+        self.output_edit.setToolTip(str(folder))
+        self.output_edit.setCursorPosition(0)
+        self.output_note.setText(f"Not beside the image: {note}." if note else "")
+        self.output_note.setVisible(bool(note))
+
     def choice(self) -> RunChoice:
         return RunChoice(int(self.image.currentData()), self.model_path,
                          str(self.device.currentData()), str(self.extent.currentData()),
                          self.tile.value() or None, self.halo.value() or None,
-                         self.batch.value() or None, str(self.precision.currentData()))
+                         self.batch.value() or None, str(self.precision.currentData()),
+                         self.output_dir)
