@@ -74,3 +74,24 @@ def test_status_bar_shows_the_map_scale(qtbot: Any, window: MainWindow,
     qtbot.mouseMove(canvas, QPoint(50, 60))
     qtbot.waitUntil(lambda: "lat 36." in window.position.text(), timeout=5000)
     assert "EPSG:32611" in window.position.text()
+
+
+def test_status_messages_have_room(qtbot: Any, window: MainWindow,
+                                   make_geotiff: Callable[..., Path]) -> None:
+    """Messages (where a mosaic or the results went) show over the cursor position; as a
+    permanent widget with stretch the position left them no room at all."""
+    bar = window.statusBar()
+    assert "Open an image" in bar.currentMessage()
+    open_image(window, make_geotiff(random_rgb(40, 40)))
+    assert bar.currentMessage() == ""  # the start hint gives way to the position
+    bar.showMessage("Results go to /data/results/scene: /images is not writable.")
+    qtbot.wait(10)
+    assert not window.position.isVisible() and window.scale_label.isVisible()
+    image = bar.grab().toImage()
+    left = image.copy(0, 0, bar.width() // 2, bar.height())
+    colours = {left.pixel(x, y) for x in range(0, left.width(), 2)
+               for y in range(left.height())}
+    assert len(colours) > 2  # text is drawn there
+    bar.clearMessage()
+    qtbot.wait(10)
+    assert window.position.isVisible()

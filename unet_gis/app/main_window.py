@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from unet_gis.inference.engine import PredictResult
 
 log = logging.getLogger(__name__)
+START_HINT = "Open an image (Ctrl+O) or drop files on the window."
 RASTER_FILTER = ("Rasters (*.tif *.tiff *.vrt *.img *.jp2 *.png *.jpg);;"
                  "Vector layers (*.shp *.gpkg *.geojson);;All files (*)")
 
@@ -143,7 +144,7 @@ class MainWindow(QMainWindow):
                                     self.layers_panel.current)
         self.position, self.device_label = self.map_status.position, self.map_status.device
         self.scale_label = self.map_status.scale
-        self.statusBar().showMessage("Open an image (Ctrl+O) or drop files on the window.")
+        self.statusBar().showMessage(START_HINT)  # until the first file opens
 
     def _menus(self) -> None:
         built = build_menus(self)
@@ -213,6 +214,8 @@ class MainWindow(QMainWindow):
             self.save_settings()
             if was_empty:
                 self.canvas.full_extent()
+            if self.statusBar().currentMessage() == START_HINT:
+                self.statusBar().clearMessage()  # the cursor position shows there now
         return opened
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override

@@ -49,6 +49,8 @@ def take_screenshot(window: MainWindow, files: list[Path], out: Path, run_model:
         if outcome[0] != "finished":
             return 1
         print(window.run_panel.detail.text(), file=sys.stderr)
+        summary = window.summary  # counted on a worker after the run: shown in the shot
+        wait_until(lambda: summary.last is not None and not summary.runner.running, 60.0)
     if not wait_until(window.canvas.frame_ready, 60.0):
         print("unet-gis: some tiles were still loading after 60 s", file=sys.stderr)
     wait_until(lambda: False, 0.2)

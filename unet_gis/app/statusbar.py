@@ -22,7 +22,9 @@ class MapStatus:
         self.position = QLabel("")
         self.scale = QLabel("")
         self.device = QLabel("Device: not chosen yet")
-        bar.addPermanentWidget(self.position, 1)
+        # a normal widget: a message (where a mosaic or the results went, errors) takes its
+        # place while it lasts; as a permanent one it left messages no room to show
+        bar.addWidget(self.position, 1)
         bar.addPermanentWidget(self.scale)
         bar.addPermanentWidget(self.device)
         canvas.cursorMoved.connect(self.show_position)
