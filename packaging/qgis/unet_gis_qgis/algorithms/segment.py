@@ -1,0 +1,36 @@
+"""*Segment raster*: an image -> its probability raster (styled by the ``.qml`` beside it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
+from . import params
+from .base import UnetGisAlgorithm
+from .run import guarded, segment, style_on_load
+
+
+class SegmentRaster(UnetGisAlgorithm):
+    NAME = "segmentraster"
+    LABEL = "Segment raster"
+    HELP = ("Runs the U-Net over the raster with a sliding window and writes a probability "
+            "raster: one band per class (0-255 = probability 0-1), in the model's pixel "
+            "grid and the input's CRS, with a style beside it. The model file carries its "
+            "classes, bands and scaling. Nothing is written when the run fails or is "
+            "cancelled. Same as `unet-gis predict`.")
+
+    def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 - QGIS's name
+        params.add_segment_inputs(self)
+        params.add_probability_output(self, params.OUTPUT)
+
+    def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+                         feedback: QgsProcessingFeedback) -> dict[str, Any]:
+        with guarded():
+            request = params.read_segment(self, parameters, context)
+            output = params.probability_output(self, parameters, params.OUTPUT, context,
+                                               request.stem)
+        with guarded(output):
+            segment(request, output, feedback)
+        style_on_load(context, output)
+        return {params.OUTPUT: str(output)}
