@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SAMPLE := resources/samples/spacenet_vegas_img0.tif
 
-.PHONY: install run test lint bundle
+.PHONY: install run test lint bundle qgis-plugin
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -29,3 +29,8 @@ lint: install
 bundle: install
 	$(PY) -m pip install -q -e '.[bundle]'
 	PYTHON=$(CURDIR)/$(PY) bash packaging/build.sh
+
+# the QGIS plugin (packaging/qgis/unet_gis_qgis) as one zip for Plugins > Manage and Install
+# Plugins > Install from ZIP; standard library only. Its PyQGIS tests: packaging/qgis/test.sh
+qgis-plugin:
+	python3 packaging/qgis/build.py dist/unet_gis_qgis.zip

@@ -296,8 +296,22 @@ def test_an_extent_segments_only_that_part(plugin: Any, crop: Path, tmp_path: Pa
         assert np.isclose(part.bounds.left, full.xMinimum())
 
 
-def plugin_alone(tmp_path: Path, **environ: str) -> subprocess.CompletedProcess[str]:
-    """Load the plugin in a fresh QGIS whose Python has only the plugin on its path."""
+def plugin_alone(tmp_path: Path, plugins: Path | None = None,
+                 **environ: str) -> subprocess.CompletedProcess[str]:
+    """Load the plugin in a fresh QGIS whose Python has only the plugin on its path:
+    from this checkout, or from ``plugins`` the way QGIS starts an installed plugin."""
+    if plugins is None:
+        start = ("from unet_gis_qgis import classFactory\n"
+                 "plugin = classFactory(None); plugin.initProcessing()\n")
+    else:
+        start = ("import qgis.utils\n"
+                 f"qgis.utils.plugin_paths = [{str(plugins)!r}]; "
+                 f"sys.path.insert(0, {str(plugins)!r})\n"
+                 "qgis.utils.updateAvailablePlugins()\n"
+                 "print('NAME', qgis.utils.pluginMetadata('unet_gis_qgis', 'name'))\n"
+                 "assert qgis.utils.loadPlugin('unet_gis_qgis')\n"
+                 "assert qgis.utils.startProcessingPlugin('unet_gis_qgis')\n"
+                 "plugin = qgis.utils.plugins['unet_gis_qgis']\n")
     code = (
         "import os, sys\n"
         "from qgis.core import QgsApplication\n"
@@ -305,20 +319,27 @@ def plugin_alone(tmp_path: Path, **environ: str) -> subprocess.CompletedProcess[
         "messages = []\n"
         "QgsApplication.messageLog().messageReceived.connect("
         "lambda text, tag, level: messages.append((tag, text)))\n"
-        "from unet_gis_qgis import classFactory\n"
-        "plugin = classFactory(None); plugin.initProcessing()\n"
+        + start +
         "QgsApplication.processEvents()\n"
         "provider = QgsApplication.processingRegistry().providerById('unet-gis')\n"
         "print('PROVIDER', provider is not None)\n"
+        "print('ALGORITHMS', len(provider.algorithms()) if provider else 0)\n"
         "for tag, text in messages: print('LOG', tag, text)\n"
         "plugin.unload()\n"
     )
     env = {key: value for key, value in os.environ.items()
            if key not in ("PYTHONPATH", "UNET_GIS_PYTHONPATH")}
-    env.update(PYTHONPATH=str(ROOT / "packaging" / "qgis"), QT_QPA_PLATFORM="offscreen",
-               HOME=str(tmp_path), **environ)  # HOME: no QGIS settings of the user's
+    env.update(QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path),  # no settings of the user's
+               **environ)
+    if plugins is None:
+        env["PYTHONPATH"] = str(ROOT / "packaging" / "qgis")
     return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300, check=False)
+
+
+def unet_gis_pythonpath() -> str:
+    """This run's environment, and this checkout (in case unet-gis is not installed there)."""
+    return os.pathsep.join([str(Path(np.__file__).parents[1]), str(ROOT)])
 
 
 def test_without_unet_gis_the_plugin_loads_and_says_how_to_install(tmp_path: Path) -> None:
@@ -331,8 +352,24 @@ def test_without_unet_gis_the_plugin_loads_and_says_how_to_install(tmp_path: Pat
 
 
 def test_unet_gis_pythonpath_names_a_separate_environment(tmp_path: Path) -> None:
-    site_packages = Path(np.__file__).parents[1]  # the environment of this run
-    result = plugin_alone(tmp_path, UNET_GIS_PYTHONPATH=os.pathsep.join(
-        [str(site_packages), str(ROOT)]))  # unet-gis: installed there, or this checkout
+    result = plugin_alone(tmp_path, UNET_GIS_PYTHONPATH=unet_gis_pythonpath())
     assert result.returncode == 0, result.stderr[-2000:]
     assert "PROVIDER True" in result.stdout, result.stdout + result.stderr[-2000:]
+    assert "ALGORITHMS 3" in result.stdout
+
+
+def test_the_zip_installs_and_starts_as_qgis_starts_plugins(tmp_path: Path) -> None:
+    """``make qgis-plugin``'s zip, unpacked into a profile's plugin folder as "Install
+    from ZIP" does, found and started by QGIS's own plugin loader."""
+    import zipfile
+
+    target = tmp_path / "unet_gis_qgis.zip"
+    subprocess.run([sys.executable, str(ROOT / "packaging" / "qgis" / "build.py"),
+                    str(target)], check=True, capture_output=True, timeout=120)
+    plugins = tmp_path / "profiles" / "default" / "python" / "plugins"
+    with zipfile.ZipFile(target) as archive:
+        archive.extractall(plugins)
+    result = plugin_alone(tmp_path, plugins, UNET_GIS_PYTHONPATH=unet_gis_pythonpath())
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "NAME unet-gis" in result.stdout and "ALGORITHMS 3" in result.stdout, (
+        result.stdout + result.stderr[-2000:])
