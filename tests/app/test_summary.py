@@ -125,3 +125,17 @@ def test_summary_after_a_run_follows_the_sliders(
     higher = settle(max(fewer, everything + 1))
     assert higher["road"].area < middle["road"].area
     assert higher["vehicle"].objects == middle["vehicle"].objects  # its slider did not move
+
+
+def test_an_opened_probability_raster_is_summarised(
+        qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
+    summaries: list[Summary] = []
+    window.summary.updated.connect(summaries.append)
+    path = scene(tmp_path)
+    assert window.open_files([path]) == [path]
+    qtbot.waitUntil(lambda: bool(summaries), timeout=30_000)
+    assert window.summary.text.text().splitlines() == [
+        "lane: 270 m², about 0.09 km long", "car: 5 objects", "pond: 180 m²"]
+    for layer in list(window.stack):
+        window.stack.remove(layer)
+    assert window.summary.path is None and "after a run" in window.summary.text.text()

@@ -71,6 +71,7 @@ class RunDialog(QDialog):
                  has_selection: bool = False, output_for: OutputFor = beside) -> None:
         super().__init__(parent)
         self.setWindowTitle("Run the model")
+        self.setMinimumWidth(560)  # room for the model's and the output folder's paths
         self.image = QComboBox()
         self.images = {layer.id: layer for layer in images}
         self.output_for = output_for
@@ -197,7 +198,6 @@ class RunDialog(QDialog):
             return
         self.output_edit.setText(str(folder))
         self.output_edit.setToolTip(str(folder))
-        self.output_edit.setCursorPosition(0)
         self.output_note.setText(f"Not beside the image: {note}." if note else "")
         self.output_note.setVisible(bool(note))
 
