@@ -1,4 +1,5 @@
-"""Only unet_gis.app imports PySide6; the app module imports no torch/geopandas at start."""
+"""Only unet_gis.app imports PySide6; only the app and the QGIS plugin import qgis; the app
+module imports no torch/geopandas at start."""
 
 from __future__ import annotations
 
@@ -11,7 +12,16 @@ from pathlib import Path
 import unet_gis
 
 PACKAGE = Path(unet_gis.__file__).parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: packaging/, scripts/, ...
 QT_IMPORT = re.compile(r"^\s*(?:from|import)\s+(?:PySide6|PyQt[56]|shiboken6)\b", re.MULTILINE)
+#: PyQGIS, and QGIS's own ``processing`` package (not unet_gis.integrations.processing)
+QGIS_IMPORT = re.compile(r"^\s*(?:from|import)\s+(?:qgis|processing)\b", re.MULTILINE)
+#: Where qgis may be imported: the app, the plugin that runs inside QGIS, and the docs'
+#: renderer that runs with QGIS's Python
+QGIS_ALLOWED = (PACKAGE / "app", ROOT / "packaging" / "qgis" / "unet_gis_qgis",
+                ROOT / "scripts" / "qgis_render.py")
+#: The project's Python outside tests/ (tests/qgis imports qgis to test the plugin)
+SOURCE_FOLDERS = (PACKAGE, ROOT / "packaging", ROOT / "scripts", ROOT / "benchmarks")
 
 
 def non_app_modules() -> list[str]:
@@ -35,9 +45,31 @@ def test_no_qt_import_outside_app_in_sources() -> None:
     assert not offenders, f"PySide6 imported outside unet_gis/app: {offenders}"
 
 
+def test_no_qgis_import_outside_the_app_and_the_plugin() -> None:
+    offenders = []
+    for folder in SOURCE_FOLDERS:
+        for path in folder.rglob("*.py"):
+            if any(allowed == path or allowed in path.parents for allowed in QGIS_ALLOWED):
+                continue
+            if QGIS_IMPORT.search(path.read_text(encoding="utf-8")):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert not offenders, f"qgis imported outside unet_gis/app and the QGIS tools: {offenders}"
+    plugin = ROOT / "packaging" / "qgis" / "unet_gis_qgis" / "plugin.py"
+    assert QGIS_IMPORT.search(plugin.read_text(encoding="utf-8"))  # the scan sees the plugin
+
+
 def test_scanner_catches_a_qt_import() -> None:
     assert QT_IMPORT.search("import os\nfrom PySide6.QtCore import QObject\n")
     assert not QT_IMPORT.search("# PySide6 is only used in app/\n")
+
+
+def test_scanner_catches_a_qgis_import() -> None:
+    for line in ("from qgis.core import QgsApplication", "import qgis", "  from qgis import "
+                 "processing", "import processing", "from processing.core import Processing"):
+        assert QGIS_IMPORT.search(f"import os\n{line}\n"), line
+    for line in ("from unet_gis.integrations.processing import engine_options",
+                 "# qgis is only used by the plugin", "import qgis_tools"):
+        assert not QGIS_IMPORT.search(line), line
 
 
 def run_python(code: str) -> subprocess.CompletedProcess[str]:
@@ -45,9 +77,10 @@ def run_python(code: str) -> subprocess.CompletedProcess[str]:
                           timeout=300, check=False)
 
 
-def test_importing_every_non_app_module_loads_no_qt() -> None:
+def test_importing_every_non_app_module_loads_no_qt_nor_qgis() -> None:
     modules = non_app_modules()
     assert "unet_gis.inference.engine" in modules and "unet_gis.cli.gui" in modules
+    assert "unet_gis.integrations.processing" in modules  # the QGIS plugin's adapter
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}:\n"
@@ -59,7 +92,7 @@ def test_importing_every_non_app_module_loads_no_qt() -> None:
         "from unet_gis.cli.main import build_parser\n"
         "build_parser()\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('PySide6', 'shiboken6', 'PyQt5', 'PyQt6'))\n"
+        "('PySide6', 'shiboken6', 'PyQt5', 'PyQt6', 'qgis', 'processing'))\n"
         "assert not bad, bad\n"
     )
     result = run_python(code)
