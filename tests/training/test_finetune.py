@@ -121,3 +121,20 @@ def test_cli_guards_are_one_line(tmp_path: Path, random_model: Path,
                  str(random_model)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and "already exists" in err[-1]
+
+
+def test_importing_lines_buffers_them_to_the_road_width(tmp_path: Path) -> None:
+    import geopandas as gpd
+
+    from unet_gis.training.labels import import_labels
+
+    line = shapely.LineString([(X0, Y0 - 30), (X0 + 100, Y0 - 30)])
+    path = tmp_path / "streets.geojson"
+    gpd.GeoDataFrame(geometry=[line], crs=UTM).to_file(path)
+    (road,) = import_labels(path, "road", line_width_m=8.0, crs=UTM)
+    assert road.geom_type == "Polygon"
+    assert road.area == pytest.approx(100 * 8.0 + np.pi * 4**2, rel=0.01)  # 8 m, round caps
+    with pytest.raises(UserError, match="no geometries"):
+        empty = tmp_path / "empty.geojson"
+        gpd.GeoDataFrame(geometry=[], crs=UTM).to_file(empty)
+        import_labels(empty, "road", crs=UTM)

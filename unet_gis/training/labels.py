@@ -92,20 +92,12 @@ def import_labels(vector: Path, class_name: str, line_width_m: float = LINE_WIDT
                   crs: CRS | None = None) -> list[Any]:
     """Geometries of an existing vector file as labels of ``class_name`` in ``crs``: lines
     buffered to ``line_width_m``, points to discs (as in training)."""
-    import geopandas as gpd
+    from unet_gis.training.rasterize import read_label_geometries
 
-    from unet_gis.training.rasterize import buffer_geometries
-
-    try:
-        frame = gpd.read_file(vector)
-    except Exception as exc:  # pyogrio raises several types
-        raise UserError(f"Cannot read {vector.name} ({exc}).") from exc
-    frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
-    if frame.empty:
+    shapes = read_label_geometries(vector, crs, line_width_m / 2, crs)
+    if not shapes:
         raise UserError(f"{vector.name} has no geometries to use as {class_name} labels.")
-    if frame.crs is None:
-        frame = frame.set_crs(crs)
-    return buffer_geometries(frame, line_width_m / 2, crs)
+    return shapes
 
 
 def burnable(labels: LabelSet, radius_m: Mapping[str, float] | None = None,
