@@ -47,6 +47,21 @@ OUTPUT = "OUTPUT"
 LAYERS = "LAYERS"
 SUMMARY = "SUMMARY"
 
+#: The parameters explained, for the algorithms' help panels.
+SEGMENT_HELP = ("<p><b>Model file</b>: a unet-gis checkpoint; it carries its classes, input "
+                "bands, value scaling and pixel size. Default: the bundled roads and "
+                "vehicles model (0.3 m). <b>Device</b>: auto picks CUDA or Apple MPS when "
+                "there is one. <b>Only this extent</b>: segment that part only (any CRS). "
+                "<b>Probability raster</b>: a tiled GeoTIFF, one band per class "
+                "(0-255 = probability 0-1), in the input's CRS.</p>")
+VECTOR_HELP = ("<p><b>Thresholds</b>: CLASS=P pairs for the classes to override; the others "
+               "keep the model's, which the probability raster stores. <b>Minimum polygon "
+               "area</b>: smaller polygons are dropped and smaller holes filled. "
+               "<b>Road centerlines</b>: also a network of lines meeting at junctions. "
+               "Vehicles become one polygon each, road surfaces polygons; attributes: "
+               "class, area_m2 or length_m (in metres), score (mean probability). The "
+               "GeoPackage carries each layer's style.</p>")
+
 GEOPACKAGE_FILTER = "GeoPackage (*.gpkg *.GPKG)"
 PROBABILITY_SUFFIX = "_probabilities.tif"
 
@@ -61,7 +76,7 @@ def add_segment_inputs(alg: QgsProcessingAlgorithm, image_label: str = "Input ra
     alg.addParameter(QgsProcessingParameterRasterLayer(INPUT, image_label))
     bundled = default_model_path()
     alg.addParameter(QgsProcessingParameterFile(
-        MODEL, "Model (.safetensors; blank: the bundled roads and vehicles model)",
+        MODEL, "Model file (.safetensors)",
         behavior=QgsProcessingParameterFile.File, extension="safetensors",
         defaultValue=str(bundled) if bundled.is_file() else None, optional=True))
     alg.addParameter(QgsProcessingParameterEnum(DEVICE, "Device", options=list(DEVICE_CHOICES),
@@ -69,7 +84,7 @@ def add_segment_inputs(alg: QgsProcessingAlgorithm, image_label: str = "Input ra
     alg.addParameter(QgsProcessingParameterEnum(PRECISION, "Precision",
                                                 options=list(PRECISION_CHOICES), defaultValue=0))
     alg.addParameter(QgsProcessingParameterExtent(
-        EXTENT, "Only this extent (blank: the whole raster)", optional=True))
+        EXTENT, "Only this extent", optional=True))
     alg.addParameter(_advanced(QgsProcessingParameterNumber(
         TILE, "Tile size in pixels (0: the model's)", QgsProcessingParameterNumber.Integer,
         defaultValue=0, minValue=0)))
@@ -79,8 +94,7 @@ def add_vector_inputs(alg: QgsProcessingAlgorithm) -> None:
     """Thresholds (blank: the model's), minimum area, simplification, centerlines."""
     defaults = VectorizeOptions()
     alg.addParameter(QgsProcessingParameterString(
-        THRESHOLDS, "Thresholds as CLASS=P pairs, e.g. road=0.5,vehicle=0.4 "
-                    "(blank: the model's, stored in the probability raster)",
+        THRESHOLDS, "Thresholds, e.g. road=0.5 (blank: the model's)",
         defaultValue="", optional=True))
     alg.addParameter(QgsProcessingParameterNumber(
         MIN_AREA, "Minimum polygon area (m²)", QgsProcessingParameterNumber.Double,
@@ -93,8 +107,7 @@ def add_vector_inputs(alg: QgsProcessingAlgorithm) -> None:
 
 
 def add_probability_output(alg: QgsProcessingAlgorithm, name: str) -> None:
-    alg.addParameter(QgsProcessingParameterRasterDestination(
-        name, "Probability raster (GeoTIFF, one 0-255 band per class)"))
+    alg.addParameter(QgsProcessingParameterRasterDestination(name, "Probability raster"))
 
 
 def add_geopackage_output(alg: QgsProcessingAlgorithm) -> None:

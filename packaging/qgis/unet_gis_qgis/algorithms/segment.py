@@ -14,11 +14,11 @@ from .run import guarded, segment, style_on_load
 class SegmentRaster(UnetGisAlgorithm):
     NAME = "segmentraster"
     LABEL = "Segment raster"
-    HELP = ("Runs the U-Net over the raster with a sliding window and writes a probability "
-            "raster: one band per class (0-255 = probability 0-1), in the model's pixel "
-            "grid and the input's CRS, with a style beside it. The model file carries its "
-            "classes, bands and scaling. Nothing is written when the run fails or is "
-            "cancelled. Same as `unet-gis predict`.")
+    HELP = ("<p>Runs the U-Net over the raster with a sliding window and writes a "
+            "probability raster, styled as a colour ramp of its first network class (roads). "
+            "Nothing is written when "
+            "the run fails or is cancelled. Same as <code>unet-gis predict</code>.</p>"
+            + params.SEGMENT_HELP)
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 - QGIS's name
         params.add_segment_inputs(self)

@@ -11,15 +11,16 @@ from unet_gis.integrations.processing import SEGMENT_SHARE
 from . import params
 from .base import UnetGisAlgorithm
 from .run import guarded, load_vector_layers, segment, style_on_load, vectorize
-from .vectorize import VECTOR_HELP, add_vector_outputs
+from .vectorize import add_vector_outputs
 
 
 class SegmentAndVectorize(UnetGisAlgorithm):
     NAME = "segmentandvectorize"
     LABEL = "Segment and vectorize"
-    HELP = ("Segment raster, then Vectorize probabilities on its result. " + VECTOR_HELP
-            + " Cancelling while vectorizing keeps the finished probability raster. "
-              "Same as `unet-gis predict --vector`.")
+    HELP = ("<p>Segment raster, then Vectorize probabilities on its result. Cancelling "
+            "while vectorizing keeps the finished probability raster. Same as "
+            "<code>unet-gis predict --vector</code>.</p>" + params.SEGMENT_HELP
+            + params.VECTOR_HELP)
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 - QGIS's name
         params.add_segment_inputs(self)

@@ -18,12 +18,6 @@ from . import params
 from .base import UnetGisAlgorithm
 from .run import guarded, load_vector_layers, vectorize
 
-VECTOR_HELP = ("Vehicles become one polygon each, road surfaces polygons and road "
-               "centerlines a network of lines meeting at junctions, with class, area_m2 "
-               "or length_m (in metres) and score (mean probability). Thresholds default "
-               "to the model's, stored in the probability raster. The GeoPackage carries "
-               "each layer's style.")
-
 
 def add_vector_outputs(alg: UnetGisAlgorithm) -> None:
     alg.addOutput(QgsProcessingOutputMultipleLayers(params.LAYERS, "Vector layers"))
@@ -33,8 +27,9 @@ def add_vector_outputs(alg: UnetGisAlgorithm) -> None:
 class VectorizeProbabilities(UnetGisAlgorithm):
     NAME = "vectorizeprobabilities"
     LABEL = "Vectorize probabilities"
-    HELP = ("Turns a probability raster written by Segment raster (or `unet-gis predict`) "
-            "into vector layers. " + VECTOR_HELP + " Same as `unet-gis vectorize`.")
+    HELP = ("<p>Turns a probability raster written by Segment raster (or <code>unet-gis "
+            "predict</code>) into vector layers in a GeoPackage. Same as <code>unet-gis "
+            "vectorize</code>.</p>" + params.VECTOR_HELP)
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 - QGIS's name
         self.addParameter(QgsProcessingParameterRasterLayer(
