@@ -16,10 +16,10 @@ ROOT = Path(__file__).resolve().parents[2]  # the checkout: packaging/, scripts/
 QT_IMPORT = re.compile(r"^\s*(?:from|import)\s+(?:PySide6|PyQt[56]|shiboken6)\b", re.MULTILINE)
 #: PyQGIS, and QGIS's own ``processing`` package (not unet_gis.integrations.processing)
 QGIS_IMPORT = re.compile(r"^\s*(?:from|import)\s+(?:qgis|processing)\b", re.MULTILINE)
-#: Where qgis may be imported: the app, the plugin that runs inside QGIS, and the docs'
-#: renderer that runs with QGIS's Python
-QGIS_ALLOWED = (PACKAGE / "app", ROOT / "packaging" / "qgis" / "unet_gis_qgis",
-                ROOT / "scripts" / "qgis_render.py")
+#: Where qgis may be imported: the app, the QGIS plugin with its tools (packaging/qgis:
+#: the plugin that runs inside QGIS, its screenshot script), and the docs' renderer that
+#: runs with QGIS's Python
+QGIS_ALLOWED = (PACKAGE / "app", ROOT / "packaging" / "qgis", ROOT / "scripts" / "qgis_render.py")
 #: The project's Python outside tests/ (tests/qgis imports qgis to test the plugin)
 SOURCE_FOLDERS = (PACKAGE, ROOT / "packaging", ROOT / "scripts", ROOT / "benchmarks")
 
