@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from unet_gis.inference.engine import EngineOptions
     from unet_gis.vector.options import VectorizeOptions
 
-#: Share of the progress bar the segmentation takes in "segment and vectorize" (measured
-#: on the bundled sample on 2 CPU cores: inference ~80 % of the time, vectorizing ~20 %).
+#: Share of the progress bar the segmentation takes in "segment and vectorize": on the
+#: whole bundled sample (1300x1300) on 2 CPU cores, predict took 5.4 s and vectorize 1.5 s.
 SEGMENT_SHARE = 80.0
 #: What the CLI says when a run is cancelled (``unet-gis: cancelled; nothing was written.``).
 CANCELLED_MESSAGE = "Cancelled; nothing was written."
