@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 MENUS = ("&File", "&View", "&Model", "&Help")
 TOOLBAR = ("open", "-", "run", "cancel", "export", "-", "zoom_in", "zoom_out", "full_extent",
-           "draw_area")
+           "draw_area", "label")
 
 
 def make_action(window: MainWindow, text: str, slot: Callable[[], object],
@@ -62,6 +62,10 @@ def build_menus(window: MainWindow) -> Menus:
         ("&Model", "run", "&Run…", lambda: window.start_run(), "Ctrl+R"),
         ("&Model", "cancel", "&Cancel run", window.runs.cancel, "Esc"),
         ("&Model", "draw_area", "&Draw the run extent", lambda: None, "Ctrl+D"),
+        ("&Model", "-", "", lambda: None, None),
+        ("&Model", "label", "&Label the image", lambda: None, "Ctrl+Shift+L"),
+        ("&Model", "finetune", "&Fine-tune on my labels…",
+         lambda: window.finetuning.open_dialog(), None),
         ("&Help", "about", "&About unet-gis", lambda: AboutDialog(window).exec(), None),
         ("&Help", "log_folder", "Open &log folder", window.open_log_folder, None),
     ]
@@ -81,6 +85,10 @@ def build_menus(window: MainWindow) -> Menus:
     draw.setCheckable(True)
     draw.toggled.connect(canvas.set_draw_mode)
     canvas.drawModeChanged.connect(draw.setChecked)
+    label = actions["label"]
+    label.setCheckable(True)
+    label.toggled.connect(window.labelling.set_active)
+    window.labelling.toggled.append(label.setChecked)
     return Menus(actions, menus, recent)
 
 

@@ -54,8 +54,17 @@ def _draw_area(p: QPainter) -> None:
     p.drawRect(QRectF(5, 7, 22, 18))
 
 
+def _label(p: QPainter) -> None:
+    points = [QPointF(6, 24), QPointF(12, 7), QPointF(26, 11), QPointF(22, 26)]
+    p.setBrush(QColor(230, 120, 30, 90))
+    p.setPen(QPen(QColor(200, 90, 10), 2.5))
+    p.drawPolygon(points)
+    for point in points:
+        p.fillRect(QRectF(point.x() - 2, point.y() - 2, 4, 4), QColor(30, 30, 30))
+
+
 PAINTED = {"zoom_in": _magnifier(True), "zoom_out": _magnifier(False),
-           "full_extent": _full_extent, "draw_area": _draw_area}
+           "full_extent": _full_extent, "draw_area": _draw_area, "label": _label}
 
 
 def icon(name: str, widget: QWidget) -> QIcon:

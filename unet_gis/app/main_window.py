@@ -40,6 +40,7 @@ from unet_gis.app.jobs import (
     output_note,
     planned_output,
 )
+from unet_gis.app.labelling import attach as attach_labelling
 from unet_gis.app.layers.model import ImageLayer, LayerStack, ResultLayer
 from unet_gis.app.layers.panel import LayersPanel
 from unet_gis.app.mosaics import MosaicOpener
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
                                     self.statusBar().showMessage)
         self.overviews.finished.connect(self._overviews_built)
         self._docks()
+        self.labelling, self.finetuning = attach_labelling(self)  # before the menus
         self._status_bar()
         self._menus()
         self.layers_panel.zoomRequested.connect(lambda layer: self.canvas.zoom_to(layer.bounds()))

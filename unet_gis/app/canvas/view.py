@@ -11,6 +11,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QImage,
+    QKeyEvent,
     QMouseEvent,
     QPainter,
     QPaintEvent,
@@ -24,6 +25,7 @@ from unet_gis.app.canvas.overlay import draw_hint, draw_scale_bar, draw_selectio
 from unet_gis.app.canvas.render import load_image_tile, load_probability_tile, threshold_rgba
 from unet_gis.app.canvas.sources import TILE, DisplayGrid, RasterSource
 from unet_gis.app.canvas.tiles import LruCache, TileLoader, rgba_to_qimage
+from unet_gis.app.canvas.tool import CanvasTool, Overlay
 from unet_gis.app.canvas.vectors import VectorData, draw_vector, load_vector
 from unet_gis.app.geo import Bounds, ViewState, ground_aspect, intersects
 from unet_gis.app.layers.model import (
@@ -72,6 +74,8 @@ class MapCanvas(QWidget):
         self.selection: Bounds | None = None  # an extent drawn with Shift+drag
         self._aspect: float | None = None  # see map_aspect
         self.draw_mode = False  # the next plain drag draws the extent (toolbar: Draw area)
+        self.tool: CanvasTool | None = None  # sees mouse and keys first (labelling)
+        self.overlays: list[Overlay] = []  # painted over the layers (labels)
         self.pending = 0
         self.frames = 0
         self.last_paint_ms = 0.0
@@ -154,6 +158,8 @@ class MapCanvas(QWidget):
             elif isinstance(layer, VectorLayer):
                 pending += self._draw_vector(painter, layer)
         painter.setOpacity(1.0)
+        for overlay in self.overlays:
+            overlay(painter, view)
         if self.selection is not None:
             draw_selection(painter, self._screen_rect(self.selection))
         if not len(self.stack):
@@ -318,10 +324,13 @@ class MapCanvas(QWidget):
         self.viewChanged.emit()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
-        if event.button() != Qt.MouseButton.LeftButton:
+        if self.tool is not None and self.tool.mouse("press", event):
+            return
+        if event.button() not in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton):
             return
         pos = event.position()
-        if self.draw_mode or event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+        if event.button() == Qt.MouseButton.LeftButton and (self.draw_mode or event.modifiers()
+                                                          & Qt.KeyboardModifier.ShiftModifier):
             self._select_from = self._view.to_world(pos.x(), pos.y())
             self.selection = None
             self.setCursor(Qt.CursorShape.CrossCursor)
@@ -331,6 +340,9 @@ class MapCanvas(QWidget):
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
         pos = event.position()
+        if self.tool is not None and self._drag is None and self.tool.mouse("move", event):
+            self.cursorMoved.emit(*self._view.to_world(pos.x(), pos.y()))
+            return
         if self._select_from is not None:
             (x0, y0), (x1, y1) = self._select_from, self._view.to_world(pos.x(), pos.y())
             self.selection = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
@@ -342,6 +354,8 @@ class MapCanvas(QWidget):
         self.cursorMoved.emit(*self._view.to_world(pos.x(), pos.y()))
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if self.tool is not None and self._drag is None and self.tool.mouse("release", event):
+            return
         if self._select_from is not None:
             self._select_from = None
             box = self.selection
@@ -353,6 +367,14 @@ class MapCanvas(QWidget):
         self._drag = None
         if not self.draw_mode:
             self.unsetCursor()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if self.tool is None or not self.tool.mouse("double", event):
+            self.mousePressEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        if self.tool is None or not self.tool.key(event):
+            super().keyPressEvent(event)
 
     def set_draw_mode(self, on: bool) -> None:
         """Let the next plain drag draw the run extent (as Shift+drag does)."""
