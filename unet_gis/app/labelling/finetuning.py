@@ -55,6 +55,7 @@ class FinetuneController(QObject):
         self.request: FinetuneRequest | None = None
         self.result: FinetuneResult | None = None
         self.overrides: dict[str, Any] = {}  # FinetuneSettings fields (tests: max_steps)
+        self.outcome = ""  # finished, failed or cancelled: set on the GUI thread
         self._started = 0.0
         self.runner.items.connect(self._on_steps)
         self.runner.info.connect(self._on_log)
@@ -111,7 +112,7 @@ class FinetuneController(QObject):
         settings = replace(FinetuneSettings(minutes=minutes, device=self.window.settings.device),
                            **self.overrides)
         request = self.request = FinetuneRequest(image, labels, init, output, settings)
-        self.result = None
+        self.result, self.outcome = None, ""
         if self.dialog is not None:
             self.dialog.running()
         self._started = time.monotonic()
@@ -162,13 +163,14 @@ class FinetuneController(QObject):
 
     def _on_finished(self, result: FinetuneResult) -> None:
         self._on_steps()
-        self.result = result
+        self.result, self.outcome = result, "finished"
         text = (f"Done: {result.steps} steps in {result.seconds:.0f} s. Wrote "
                 f"{result.output.name}. Scores (F1) on the kept-aside areas:")
         if self.dialog is not None:
             self.dialog.ended(text, result.table())
 
     def _on_failed(self, message: str, user_error: bool) -> None:
+        self.outcome = "failed"
         if self.dialog is not None:
             self.dialog.ended(f"Failed: {message}")
         parent = self.dialog or self.window
@@ -178,6 +180,7 @@ class FinetuneController(QObject):
             messages.unexpected(parent, TITLE, message)
 
     def _on_cancelled(self) -> None:
+        self.outcome = "cancelled"
         if self.dialog is not None:
             self.dialog.ended("Cancelled; no model was written.")
 
