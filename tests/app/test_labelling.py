@@ -157,6 +157,11 @@ def test_draw_undo_redo_delete_save_and_reload(
     window.commands["label"].trigger()
     assert labelling.current is reloaded
     assert "1 road, 1 vehicle, 1 checked" in panel.count.text()
+    window.docks[-1].raise_()  # the Run and export tab: labelling goes on
+    assert labelling.active
+    labelling.dock.close()  # its close button ends it
+    assert not labelling.active and window.canvas.tool is None
+    assert not window.commands["label"].isChecked()
     assert not boxes.shown
 
 

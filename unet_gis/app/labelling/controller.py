@@ -99,6 +99,7 @@ class Labelling(QObject):
         self.dock.setObjectName("labels")
         self.dock.setWidget(self.panel)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        window.tabifyDockWidget(window.docks[-1], self.dock)  # a tab beside Run and export
         self.dock.hide()
         self.tool = LabelTool(self.canvas, self._on_shape, self._pick, self.delete_selected)
         self.save_delay_ms = 1000
@@ -110,7 +111,7 @@ class Labelling(QObject):
         self.panel.targetChanged.connect(lambda _t: self._update_mode())
         self.panel.selectToggled.connect(lambda _on: self._update_mode())
         self.panel.delete.clicked.connect(self.delete_selected)
-        self.dock.visibilityChanged.connect(self._dock_visibility)
+        self.dock.installEventFilter(self)  # its close button ends labelling
         self.canvas.overlays.append(self.paint)
         window.stack.subscribe(self._on_layers)
         window.installEventFilter(self)
@@ -155,11 +156,6 @@ class Labelling(QObject):
     def _tell(self, on: bool) -> None:
         for listener in self.toggled:
             listener(on)
-
-    def _dock_visibility(self, visible: bool) -> None:
-        if not visible and self.active and not self.window.isMinimized() and \
-                self.window.isVisible():
-            self.set_active(False)  # the dock was closed
 
     def _update_mode(self) -> None:
         target = self.panel.current_target()
@@ -256,8 +252,11 @@ class Labelling(QObject):
         self._dirty.clear()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt
-        if watched is self.window and event.type() == QEvent.Type.Close:
-            self.flush()
+        if event.type() == QEvent.Type.Close:
+            if watched is self.window:
+                self.flush()
+            elif watched is self.dock:
+                self.set_active(False)
         return False
 
     # --- editing --------------------------------------------------------------------------

@@ -3,13 +3,14 @@ delete, undo and redo, and how many labels the image has."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -45,8 +46,12 @@ class LabelPanel(QWidget):
         self.delete = QPushButton("Delete")
         self.delete.setEnabled(False)
         undo_button, redo_button = QToolButton(), QToolButton()
-        undo_button.setDefaultAction(undo)
-        redo_button.setDefaultAction(redo)
+        for button, action, pixmap in ((undo_button, undo, QStyle.StandardPixmap.SP_ArrowBack),
+                                       (redo_button, redo,
+                                        QStyle.StandardPixmap.SP_ArrowForward)):
+            action.setIcon(self.style().standardIcon(pixmap))
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         self.count = QLabel("")
         self.hint = QLabel("")
         self.hint.setWordWrap(True)
