@@ -93,7 +93,7 @@ def test_finetune_raises_the_held_out_road_score(tmp_path: Path, random_model: P
     image = _scene(tmp_path)
     labels = _labels(image)
     out = tmp_path / "tuned.safetensors"
-    settings = FinetuneSettings(minutes=5, max_steps=100, batch_size=4, crop=96, lr=3e-3,
+    settings = FinetuneSettings(minutes=60, max_steps=100, batch_size=4, crop=96, lr=3e-3,
                                 device="cpu")
     result = finetune([(image, labels)], random_model, out, settings)
     assert result.steps == 100

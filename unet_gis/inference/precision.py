@@ -5,7 +5,8 @@ On a CPU, bf16 autocast is about 3x faster than fp32 where the CPU has native bf
 *slower* where it has not (bf16 is then emulated).  ``auto`` therefore picks bf16 only when
 the CPU reports such units, oneDNN is not capped below them (``ONEDNN_MAX_CPU_ISA``), and a
 one-off micro-benchmark on this machine confirms it is faster.  The benchmark's verdict is
-cached per CPU, torch version, oneDNN cap and thread count in the user cache folder, so it
+cached per CPU, torch version and oneDNN cap (not thread count: every process on a machine
+must agree) in the user cache folder, so it
 costs a second once, not on every run.
 """
 
@@ -126,7 +127,7 @@ def cache_folder() -> Path:
     return Path(base) / "unet-gis"
 
 
-def _machine_key(threads: int) -> str:
+def _machine_key() -> str:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
@@ -136,13 +137,15 @@ def _machine_key(threads: int) -> str:
                     break
     except OSError:
         pass
-    return f"{cpu}|torch {torch.__version__}|isa {onednn_cap() or 'default'}|{threads} threads"
+    # no thread count: every process on the machine (a Dask worker with 1 thread, the app
+    # with all cores) must reach the same verdict, or their outputs would differ
+    return f"{cpu}|torch {torch.__version__}|isa {onednn_cap() or 'default'}"
 
 
 def measured_bf16_speedup(threads: int) -> float:
     """fp32 time / bf16 time of a small U-Net forward pass on this machine (cached)."""
     path = cache_folder() / "precision.json"
-    key = _machine_key(threads)
+    key = _machine_key()
     try:
         cached = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

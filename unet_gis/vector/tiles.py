@@ -107,25 +107,27 @@ def tile_pool(workers: int) -> Iterator[Executor | None]:
 
 
 def _start_workers_deaf_to_ctrl_c(pool: ProcessPoolExecutor, workers: int) -> None:
-    """Start all workers now, with SIGINT ignored from their first instruction.
+    """Start all workers now, with SIGINT blocked from their first instruction.
 
     A worker only runs :func:`_watch_parent` after importing this package; a Ctrl-C in
-    those first seconds would print its traceback.  An ignored signal stays ignored across
-    exec and Python leaves it so, hence the parent ignores SIGINT while it starts them
-    (only the main thread can change handlers; elsewhere, e.g. in the app, there is no
-    Ctrl-C to fear).
+    those first seconds would print its traceback.  A blocked signal stays blocked across
+    fork and exec, so the parent blocks SIGINT while it starts them: a Ctrl-C then waits
+    (it is not lost) and reaches the parent as soon as they are started, while each worker
+    ignores it once :func:`_watch_parent` unblocks it.  Only the main thread starts them
+    here; elsewhere (e.g. in the app) there is no Ctrl-C to fear.
     """
     import signal
     import threading
 
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or \
+            not hasattr(signal, "pthread_sigmask"):
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         for _ in range(workers):  # each submit starts a worker while none is idle
             pool.submit(os.getpid)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _watch_parent(parent: int) -> None:
@@ -137,6 +139,8 @@ def _watch_parent(parent: int) -> None:
     import time
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # blocked by the parent while it started us
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if sys.platform.startswith("linux"):
         try:  # the kernel's own watch: SIGKILL when the parent dies
             import ctypes
