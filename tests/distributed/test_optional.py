@@ -66,8 +66,9 @@ def test_cli_cluster_run_by_address(tmp_path, tiny_checkpoint, cluster, capsys) 
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "Dask scheduler at tcp://" in captured.out
-    assert sorted(p.name for p in out.iterdir()) == ["one_probabilities.tif",
-                                                     "two_probabilities.tif"]
+    assert sorted(p.name for p in out.iterdir()) == [  # each raster with its QGIS style
+        "one_probabilities.qml", "one_probabilities.tif", "two_probabilities.qml",
+        "two_probabilities.tif"]
 
 
 def test_cli_unreachable_scheduler_is_one_line(tmp_path, tiny_checkpoint, capsys) -> None:

@@ -9,6 +9,7 @@ through rasterio), so here the global handlers only log.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import logging
 from typing import Any
@@ -53,12 +54,23 @@ def log_libtiff_messages() -> bool:
     try:
         library = ctypes.CDLL(path)
         handler = _HANDLER_TYPE(_log_message)
-        for setter in ("TIFFSetErrorHandler", "TIFFSetWarningHandler"):
-            function = getattr(library, setter)
-            function.restype = ctypes.c_void_p
-            function.argtypes = [_HANDLER_TYPE]
-            function(handler)
+        setters = [getattr(library, name) for name in ("TIFFSetErrorHandler",
+                                                        "TIFFSetWarningHandler")]
     except (OSError, AttributeError):
         return False
+    previous = []
+    for function in setters:
+        function.restype = ctypes.c_void_p
+        function.argtypes = [ctypes.c_void_p]
+        previous.append(function(ctypes.cast(handler, ctypes.c_void_p)))
     _installed.append(handler)
+
+    def restore() -> None:
+        # GDAL closes what is still open after Python's own exit handlers have run: a
+        # message then must not call back into a finalizing interpreter (it crashed with
+        # SIGSEGV or hung on SIGTERM / Ctrl-C)
+        for function, old in zip(setters, previous, strict=True):
+            function(old)
+
+    atexit.register(restore)
     return True
