@@ -101,6 +101,10 @@ def tile_pool(workers: int) -> Iterator[Executor | None]:
         _start_workers_deaf_to_ctrl_c(pool, workers)
         yield pool
     except BaseException:
+        # Ctrl-C, a cancel or an error: stop the workers now rather than wait for the
+        # tiles they are on (a noisy 1024² tile can take a minute)
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
