@@ -36,8 +36,13 @@ def make_tiles(folder: Path, n: int = 2) -> list[Path]:
 def open_mosaic(qtbot: Any, window: MainWindow, inputs: list[Path]) -> list[str]:
     ended: list[str] = []
     window.mosaics.ended.connect(ended.append)
+    layers_before = len(window.stack)
     assert window.open_mosaic(inputs)
-    assert window.mosaics.running  # the headers are read on a worker thread
+    # the headers are read on a worker thread: whether or not it has finished yet, its
+    # result reaches the GUI thread only through the event loop, so nothing has ended or
+    # opened before the loop runs (a build on the GUI thread would have ended by now)
+    assert not ended
+    assert len(window.stack) == layers_before
     qtbot.waitUntil(lambda: bool(ended), timeout=30_000)
     return ended
 
