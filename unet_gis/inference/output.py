@@ -6,13 +6,12 @@ from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
-from rasterio.enums import Resampling
 from rasterio.io import DatasetWriter
 from rasterio.windows import Window
 
 from unet_gis.inference.plan import RunPlan
 from unet_gis.inference.progress import CancelToken, check
-from unet_gis.raster.grid import overview_factors
+from unet_gis.raster.grid import build_overviews, overview_factors
 from unet_gis.raster.probability import tag_probability_raster
 
 BlockCallback = Callable[[Window, np.ndarray, "np.ndarray | None"], None]
@@ -62,4 +61,4 @@ def finish_output(dst: DatasetWriter, run: RunPlan, overviews: bool,
         check(cancel)
         factors = overview_factors(int(run.region.width), int(run.region.height), run.block)
         if factors:
-            dst.build_overviews(factors, Resampling.average)
+            build_overviews(dst, factors)

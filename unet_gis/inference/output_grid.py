@@ -22,7 +22,7 @@ from rasterio.windows import transform as window_transform
 
 from unet_gis.inference.plan import RunPlan
 from unet_gis.inference.progress import CancelToken, check
-from unet_gis.raster.grid import Grid, overview_factors
+from unet_gis.raster.grid import Grid, build_overviews, overview_factors
 
 BLOCK = 512
 
@@ -69,4 +69,4 @@ def resample_to_input(model_grid: Path, out_path: Path, run: RunPlan,
                 check(cancel)
                 factors = overview_factors(width, height, BLOCK)
                 if factors:
-                    dst.build_overviews(factors, Resampling.average)
+                    build_overviews(dst, factors)

@@ -22,6 +22,7 @@ from rasterio.windows import Window
 
 from unet_gis.fileio import atomic_path, check_output_path
 from unet_gis.inference.progress import CancelToken, ProgressCallback, ProgressReporter, check
+from unet_gis.raster.grid import build_overviews
 from unet_gis.raster.probability import ProbabilityInfo
 from unet_gis.raster.styles import style_class_mask
 from unet_gis.vector.masks import threshold
@@ -85,7 +86,7 @@ def write_class_mask(dataset: DatasetReader, info: ProbabilityInfo,
                     reporter.advance(pixels=ids.size)
             factors = [f for f in (2, 4, 8, 16, 32, 64) if max(dst.width, dst.height) // f >= 256]
             if factors:
-                dst.build_overviews(factors, Resampling.nearest)
+                build_overviews(dst, factors, Resampling.nearest)
         check(cancel)
     style_class_mask(out_path, info.classes)
     reporter.advance()
