@@ -95,3 +95,17 @@ def test_an_unwritable_chosen_folder_is_refused(
     with pytest.raises(UserError, match="not writable"):
         window.run_request(RunChoice(layer.id, tiny_checkpoint, "cpu", "layer", None, None,
                                      None, output_dir=locked))
+
+
+def test_the_model_field_shows_the_full_path_in_its_tooltip(
+        qtbot: Any, window: MainWindow, make_geotiff: Callable[..., Path],
+        tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    open_image(window, make_geotiff(random_rgb(64, 64), name="field.tif"))
+    dialog = dialog_for(qtbot, window, tiny_checkpoint)
+    assert dialog.model_edit.toolTip() == str(tiny_checkpoint)
+    assert dialog.output_edit.toolTip() == dialog.output_edit.text()
+    bundled = tmp_path / "models" / "bundled.safetensors"  # the bundled model: its file
+    monkeypatch.setattr("unet_gis.app.dialogs.run.bundled_model", lambda: bundled)
+    dialog._set_model(None)
+    assert dialog.model_edit.text() == "Bundled: bundled.safetensors"
+    assert dialog.model_edit.toolTip() == str(bundled)

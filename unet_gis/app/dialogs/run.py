@@ -162,6 +162,7 @@ class RunDialog(QDialog):
         shown = path or bundled_model()
         self.model_edit.setText(str(path) if path else
                                 f"Bundled: {shown.name}" if shown else "Bundled (not installed)")
+        self.model_edit.setToolTip(str(shown) if shown else "")  # the full path, as Output's
         ok = False
         if shown is None:
             self.model_info.setText("No bundled model is installed: open a .safetensors file.")
