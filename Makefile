@@ -14,8 +14,16 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# On Linux, Qt's xcb platform plugin needs libxcb-cursor.so.0, which several fresh
+# desktops lack ("could not load the Qt platform plugin xcb"): install libxcb-cursor0
+# (Debian/Ubuntu) or xcb-util-cursor (Fedora), or run without a display with
+# QT_QPA_PLATFORM=offscreen make run. A failed launch repeats this hint.
 run: install
-	$(VENV)/bin/unet-gis gui $(SAMPLE) --run
+	@$(VENV)/bin/unet-gis gui $(SAMPLE) --run || { status=$$?; \
+	  echo "make run: the app did not start (exit $$status). If Qt could not load its xcb" \
+	       "platform plugin, install libxcb-cursor0 (Debian/Ubuntu: sudo apt install" \
+	       "libxcb-cursor0) or xcb-util-cursor (Fedora: sudo dnf install xcb-util-cursor)," \
+	       "or run without a display: QT_QPA_PLATFORM=offscreen make run" >&2; exit $$status; }
 
 # the house rules first (ruff, mypy), then the tests: CI (.ci/run) fails on any of them
 test: lint
