@@ -169,3 +169,139 @@ def test_label_without_an_image_says_so(window: MainWindow, boxes: Boxes) -> Non
     window.commands["label"].trigger()
     assert not window.labelling.active and not window.commands["label"].isChecked()
     assert boxes.of("information")
+
+
+def _label_a_road(window: MainWindow, layer: ImageLayer) -> list[QPoint]:
+    """Turn labelling on and draw one road quadrilateral; its corners on screen."""
+    window.commands["label"].trigger()
+    window.labelling.panel.choose("road")
+    corners = [centre_fraction(window, layer, fx, fy)
+               for fx, fy in ((0.2, 0.2), (0.6, 0.2), (0.6, 0.4), (0.2, 0.4))]
+    for point in corners[:-1]:
+        QTest.mouseClick(window.canvas, LEFT, NO_KEYS, point)
+    QTest.mouseDClick(window.canvas, LEFT, NO_KEYS, corners[-1])
+    return corners
+
+
+def _vertices(geometry: Any) -> set[tuple[float, float]]:
+    return {(round(x, 6), round(y, 6)) for x, y in geometry.exterior.coords}
+
+
+def test_dragging_a_corner_moves_it_as_one_undo_step(
+        qtbot: Any, window: MainWindow, boxes: Boxes, make_geotiff: Callable[..., Path],
+        tiny_checkpoint: Path) -> None:
+    window.settings.model_path = str(tiny_checkpoint)
+    image = make_geotiff(random_rgb(300, 420, seed=4), name="corner.tif")
+    layer = open_labelled(window, image)
+    qtbot.wait(50)
+    labelling, canvas = window.labelling, window.canvas
+    corners = _label_a_road(window, layer)
+    document = labelling.current
+    assert document is not None
+    original = document.labels.classes["road"][0]
+    res = canvas.view.res
+
+    labelling.panel.select.setChecked(True)
+    # a click on a corner (no drag) selects the road and changes nothing
+    QTest.mouseClick(canvas, LEFT, NO_KEYS, corners[2])
+    assert labelling.selected is not None and labelling.selected.geometry is original
+    assert document.labels.classes["road"][0] is original
+    # a drag from inside (not on a corner) moves nothing either
+    drag(window, centre_fraction(window, layer, 0.4, 0.3),
+         centre_fraction(window, layer, 0.45, 0.35))
+    assert document.labels.classes["road"][0] is original
+
+    # press 2 px off the corner (within the click tolerance), drag, release
+    target = centre_fraction(window, layer, 0.75, 0.55)
+    drag(window, corners[2] + QPoint(2, -1), target)
+    moved = document.labels.classes["road"][0]
+    assert document.count("road") == 1 and moved is not original
+    old_corner = world(window, corners[2])
+    new_corner = world(window, target)
+    coords = np.asarray(moved.exterior.coords)
+    assert np.hypot(*(coords - new_corner).T).min() < 1.01 * res  # the corner went there
+    assert np.hypot(*(coords - old_corner).T).min() > 10 * res  # and left its old place
+    assert len(_vertices(moved) & _vertices(original)) == 3  # the other corners stayed
+    assert moved.area > original.area
+    assert labelling.selected is not None and labelling.selected.geometry is moved
+
+    # one undo puts it back exactly; redo moves it again
+    assert labelling.undo_action.text() == "Undo Move a vertex of road"
+    labelling.undo_action.trigger()
+    assert document.labels.classes["road"][0].equals_exact(original, 0)
+    labelling.redo_action.trigger()
+    assert document.labels.classes["road"][0].equals_exact(moved, 0)
+    labelling.undo_action.trigger()
+    labelling.redo_action.trigger()
+
+    # the saved GeoPackage has the moved corner
+    path = labels_path(image)
+    qtbot.waitUntil(lambda: path.is_file() and not labelling._dirty, timeout=10_000)
+    saved = load_labels(path, ("road", "vehicle")).classes["road"]
+    assert len(saved) == 1 and saved[0].equals_exact(moved, 1e-6)
+    assert not boxes.shown
+
+
+def test_import_a_vector_file_as_labels(
+        qtbot: Any, window: MainWindow, boxes: Boxes, make_geotiff: Callable[..., Path],
+        tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import geopandas as gpd
+    import shapely
+    from PySide6.QtWidgets import QDialogButtonBox, QFileDialog
+
+    window.settings.model_path = str(tiny_checkpoint)
+    image = make_geotiff(random_rgb(300, 420, seed=5), name="streets.tif")
+    layer = open_labelled(window, image)
+    qtbot.wait(50)
+    labelling = window.labelling
+    window.commands["label"].trigger()
+    document = labelling.current
+    assert document is not None
+    minx, miny, maxx, maxy = layer.bounds() or (0, 0, 0, 0)
+    ymid = (miny + maxy) / 2
+    street = shapely.LineString([(minx + 10, ymid), (minx + 90, ymid)])  # 80 m, image CRS
+    lot = shapely.box(minx + 20, miny + 10, minx + 40, miny + 30)
+    vector = tmp_path / "streets.geojson"  # stored in degrees: imported in the image's CRS
+    gpd.GeoDataFrame(geometry=[street, lot], crs=document.labels.crs).to_crs(
+        "EPSG:4326").to_file(vector)
+    asked: list[str] = []
+
+    def choose(parent: Any, caption: str, folder: str, pattern: str) -> tuple[str, str]:
+        asked.append(pattern)
+        return str(vector), ""
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", choose)
+    labelling.panel.import_button.click()
+    dialog = labelling.import_dialog
+    assert dialog is not None and dialog.isVisible() and asked and "*.geojson" in asked[0]
+    assert [dialog.target.itemText(i) for i in range(dialog.target.count())] == \
+        ["road", "vehicle", "checked area"]
+    dialog.target.setCurrentIndex(dialog.target.findData("road"))
+    dialog.width_m.setValue(8.0)
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+
+    roads = document.labels.classes["road"]
+    assert len(roads) == 2 and document.count("vehicle") == 0
+    band = next(g for g in roads if g.area > 500)  # the street, buffered 4 m each side
+    assert band.area == pytest.approx(80 * 8 + np.pi * 4 ** 2, rel=0.02)
+    assert band.centroid.distance(street.centroid) < 0.1
+    square = next(g for g in roads if g.area < 500)  # the polygon, as it was
+    assert square.symmetric_difference(lot).area < 0.01
+    assert "2 road" in labelling.panel.count.text()
+
+    # one undo removes the whole import, redo brings it back
+    labelling.undo_action.trigger()
+    assert document.count("road") == 0
+    labelling.redo_action.trigger()
+    assert document.count("road") == 2
+    path = labels_path(image)
+    qtbot.waitUntil(lambda: path.is_file() and not labelling._dirty, timeout=10_000)
+    assert len(load_labels(path, ("road", "vehicle")).classes["road"]) == 2
+
+    # as checked areas; an empty file says so and adds nothing
+    assert labelling.import_file(vector, CHECKED, 8.0) == 2 and document.count(CHECKED) == 2
+    empty = tmp_path / "empty.geojson"
+    gpd.GeoDataFrame(geometry=[], crs="EPSG:4326").to_file(empty)
+    assert labelling.import_file(empty, "vehicle", 3.0) == 0
+    assert document.count("vehicle") == 0
+    assert "no geometries" in boxes.of("warning")[-1][2]

@@ -1,8 +1,9 @@
 """Labelling mode: the documents of open images, the tool, undo/redo and saving.
 
 Each open image whose ``<image>_labels.gpkg`` exists gets its labels back; turning
-labelling on for an image without one starts an empty document.  Every change is an undo
-command on that image's :class:`QUndoStack`; a second after the last change the labels
+labelling on for an image without one starts an empty document.  Every change (a shape
+drawn, deleted or with a vertex moved, a vector file imported) is an undo command on that
+image's :class:`QUndoStack`; a second after the last change the labels
 are saved (atomically), and at once before a fine-tune, when the image is closed and when
 the window closes.
 """
@@ -16,12 +17,20 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QColor, QKeySequence, QPainter, QUndoCommand, QUndoGroup, QUndoStack
-from PySide6.QtWidgets import QDockWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog
 
 from unet_gis.app import messages
 from unet_gis.app.geo import ViewState
 from unet_gis.app.labelling.dock import LabelPanel
-from unet_gis.app.labelling.document import CHECKED, LabelDocument, Projector, Shape
+from unet_gis.app.labelling.document import (
+    CHECKED,
+    LabelDocument,
+    Projector,
+    Shape,
+    move_vertex,
+    nearest_vertex,
+)
+from unet_gis.app.labelling.importing import VECTOR_FILTER, ImportDialog
 from unet_gis.app.labelling.painting import CHECKED_COLOR, draw_shapes
 from unet_gis.app.labelling.tool import LabelTool
 from unet_gis.app.layers.model import ImageLayer, LayerEvent
@@ -73,6 +82,21 @@ class _Edit(QUndoCommand):
             self.index = self.document.remove(self.shape)
 
 
+class _Replace(QUndoCommand):
+    """Put geometry ``new`` in the place of ``old`` (a vertex moved)."""
+
+    def __init__(self, document: LabelDocument, old: Shape, new: Any) -> None:
+        what = "checked area" if old.layer == CHECKED else old.layer
+        super().__init__(f"Move a vertex of {what}")
+        self.document, self.old, self.new = document, old, Shape(old.layer, new)
+
+    def redo(self) -> None:
+        self.document.replace(self.old, self.new.geometry)
+
+    def undo(self) -> None:
+        self.document.replace(self.new, self.old.geometry)
+
+
 class Labelling(QObject):
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
@@ -101,7 +125,10 @@ class Labelling(QObject):
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         window.tabifyDockWidget(window.docks[-1], self.dock)  # a tab beside Run and export
         self.dock.hide()
-        self.tool = LabelTool(self.canvas, self._on_shape, self._pick, self.delete_selected)
+        self.tool = LabelTool(self.canvas, self._on_shape, self._pick, self.delete_selected,
+                              self._grab, self._move_vertex)
+        self._grabbed: tuple[LabelDocument, Shape, tuple[float, float]] | None = None
+        self.import_dialog: ImportDialog | None = None
         self.save_delay_ms = 1000
         self._dirty: set[Path] = set()
         self._timer = QTimer(self)
@@ -111,6 +138,7 @@ class Labelling(QObject):
         self.panel.targetChanged.connect(lambda _t: self._update_mode())
         self.panel.selectToggled.connect(lambda _on: self._update_mode())
         self.panel.delete.clicked.connect(self.delete_selected)
+        self.panel.import_button.clicked.connect(self.import_dialog_open)
         self.dock.installEventFilter(self)  # its close button ends labelling
         self.canvas.overlays.append(self.paint)
         window.stack.subscribe(self._on_layers)
@@ -286,6 +314,81 @@ class Labelling(QObject):
         document, shape = self.current, self.selected
         if document is not None and shape is not None:
             self.stacks[document.image].push(_Edit(document, shape, remove=True))
+
+    def _grab(self, x: float, y: float, tolerance: float) -> tuple[float, float] | None:
+        """The vertex of the selected shape at (x, y) (map), if any: a drag moves it."""
+        import shapely
+
+        document, shape = self.current, self.selected
+        self._grabbed = None
+        if document is None or shape is None:
+            return None
+        projector = self._projectors[document.image]
+        point = projector.to_image(shapely.Point(x, y))
+        vertex = nearest_vertex(shape.geometry, point.x, point.y, tolerance)
+        if vertex is None:
+            return None
+        self._grabbed = (document, shape, vertex)
+        mapped = projector.to_map(shapely.Point(*vertex))
+        return float(mapped.x), float(mapped.y)
+
+    def _move_vertex(self, _old: tuple[float, float], new: tuple[float, float]) -> None:
+        import shapely
+
+        grabbed, self._grabbed = self._grabbed, None
+        if grabbed is None:
+            return
+        document, shape, vertex = grabbed
+        if not any(s.geometry is shape.geometry for s in document.shapes()):
+            return  # undone meanwhile
+        point = self._projectors[document.image].to_image(shapely.Point(*new))
+        moved = move_vertex(shape.geometry, vertex, (point.x, point.y))
+        if moved is None:
+            self.window.statusBar().showMessage("That would leave the shape without area.",
+                                                5000)
+            return
+        self.stacks[document.image].push(_Replace(document, shape, moved))
+        self.select(Shape(shape.layer, moved))
+
+    # --- importing ------------------------------------------------------------------------
+    def import_dialog_open(self) -> None:
+        """Ask for a vector file, then what its shapes are and how wide its lines are."""
+        document = self.current
+        if document is None:
+            return
+        name, _ = QFileDialog.getOpenFileName(self.window, "Import labels from a vector file",
+                                              str(document.image.parent), VECTOR_FILTER)
+        if not name:
+            return
+        targets = [(c.name, c.name) for c in self.classes] + [("checked area", CHECKED)]
+        dialog = ImportDialog(Path(name), targets, self.panel.current_target(), self.window)
+        dialog.accepted.connect(lambda: self.import_file(dialog.path, *dialog.choice()))
+        dialog.finished.connect(dialog.deleteLater)
+        self.import_dialog = dialog
+        dialog.open()
+
+    def import_file(self, path: Path, target: str, width_m: float) -> int:
+        """Add every shape of ``path`` to the current image's ``target`` (one undo step);
+        how many were added."""
+        from unet_gis.training.labels import import_labels
+
+        document = self.current
+        if document is None:
+            return 0
+        what = "checked area" if target == CHECKED else target
+        try:
+            geometries = import_labels(path, what, width_m, crs=document.labels.crs)
+        except UserError as exc:
+            messages.error(self.window, "Import labels", str(exc))
+            return 0
+        stack = self.stacks[document.image]
+        stack.beginMacro(f"Import {len(geometries)} {what} from {path.name}")
+        for geometry in geometries:
+            stack.push(_Edit(document, Shape(target, geometry), remove=False))
+        stack.endMacro()
+        self.window.statusBar().showMessage(
+            f"Imported {len(geometries)} {what} label(s) from {path.name}.", 10000)
+        return len(geometries)
 
     # --- drawing --------------------------------------------------------------------------
     def _map_geometry(self, path: Path, geometry: Any) -> Any:

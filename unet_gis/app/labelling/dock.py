@@ -1,5 +1,5 @@
 """The labelling dock: what to draw (a class of the model, or a checked area), select and
-delete, undo and redo, and how many labels the image has."""
+delete, undo and redo, import a vector file, and how many labels the image has."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ HINTS = {"polygon": "Click the corners; double-click (or Enter) closes. Backspac
                     "corner, Esc: abandon.",
          "box": "Drag a box around each object, or click its middle for a point.",
          "rect": "Drag rectangles where everything unlabelled is background.",
-         "select": "Click a shape to select it; Delete removes it."}
+         "select": "Click a shape to select it; drag one of its corners to move it; Delete "
+                   "removes it."}
 
 
 def swatch(rgb: tuple[int, int, int]) -> QIcon:
@@ -52,11 +53,15 @@ class LabelPanel(QWidget):
             action.setIcon(self.style().standardIcon(pixmap))
             button.setDefaultAction(action)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self.import_button = QPushButton("Import…")
+        self.import_button.setToolTip("Add the shapes of a vector file (GeoPackage, "
+                                      "Shapefile, GeoJSON…) as labels")
         self.count = QLabel("")
         self.hint = QLabel("")
         self.hint.setWordWrap(True)
         row = QHBoxLayout()
-        for widget in (self.select, self.delete, undo_button, redo_button):
+        for widget in (self.select, self.delete, undo_button, redo_button,
+                       self.import_button):
             row.addWidget(widget)
         row.addStretch(1)
         layout = QVBoxLayout(self)

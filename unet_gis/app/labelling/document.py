@@ -1,7 +1,8 @@
 """The labels of one image, as plain Python: a :class:`LabelSet` in the image's CRS.
 
-The Qt side (the tool, the undo commands) only calls :meth:`LabelDocument.add` and
-:meth:`LabelDocument.remove`; listeners hear about every change.  Geometries on the map
+The Qt side (the tool, the undo commands) only calls :meth:`LabelDocument.add`,
+:meth:`LabelDocument.remove` and :meth:`LabelDocument.replace`; listeners hear about every
+change.  Geometries on the map
 are converted to and from the image's CRS by a :class:`Projector`.
 """
 
@@ -57,6 +58,44 @@ class Projector:
 
     def to_map(self, geometry: Any) -> Any:
         return self._apply(self._to_map, geometry)
+
+
+def nearest_vertex(geometry: Any, x: float, y: float,
+                   tolerance: float) -> tuple[float, float] | None:
+    """The vertex of ``geometry`` nearest (x, y), if it is within ``tolerance``."""
+    import numpy as np
+    import shapely
+
+    coords = shapely.get_coordinates(geometry)
+    if not len(coords):
+        return None
+    distance = np.hypot(coords[:, 0] - x, coords[:, 1] - y)
+    index = int(np.argmin(distance))
+    if distance[index] > tolerance:
+        return None
+    return float(coords[index, 0]), float(coords[index, 1])
+
+
+def move_vertex(geometry: Any, old: tuple[float, float], new: tuple[float, float]) -> Any:
+    """``geometry`` with its vertex ``old`` (every copy of it: a ring's first and last) at
+    ``new``; None when that leaves a polygon without area.  A polygon that crosses itself
+    is made valid (split into parts)."""
+    import numpy as np
+    import shapely
+
+    def shift(xy: np.ndarray) -> np.ndarray:
+        out: np.ndarray = np.array(xy, dtype=float)
+        out[(xy[:, 0] == old[0]) & (xy[:, 1] == old[1])] = new
+        return out
+
+    moved = shapely.transform(geometry, shift)
+    if not moved.is_valid:
+        moved = shapely.make_valid(moved)
+        if moved.geom_type == "GeometryCollection":  # keep the areas, drop slivers of line
+            moved = shapely.union_all([g for g in moved.geoms if g.area > 0])
+    if geometry.area > 0 and moved.area <= 0:
+        return None
+    return moved
 
 
 class LabelDocument:
@@ -115,6 +154,14 @@ class LabelDocument:
         del items[index]
         self._changed()
         return index
+
+    def replace(self, old: Shape, new: Any) -> Shape:
+        """Put geometry ``new`` where ``old`` is (same layer, same place in the list)."""
+        items = self._list(old.layer)
+        index = next(i for i, g in enumerate(items) if g is old.geometry)
+        items[index] = new
+        self._changed()
+        return Shape(old.layer, new)
 
     def shape_at(self, x: float, y: float, tolerance: float) -> Shape | None:
         """The last-drawn label (else checked area) within ``tolerance`` of (x, y), image

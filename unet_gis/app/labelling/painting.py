@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPolygonF
 
 from unet_gis.app.canvas.vectors import world_to_screen
@@ -15,6 +15,7 @@ from unet_gis.app.geo import ViewState
 CHECKED_COLOR = (250, 250, 250)
 SELECTED_COLOR = (255, 200, 0)
 POINT_PX = 5.0
+HANDLE_PX = 3.0
 
 
 def _path(geometry: Any) -> QPainterPath:
@@ -34,6 +35,8 @@ def _path(geometry: Any) -> QPainterPath:
 def draw_shapes(painter: QPainter, view: ViewState,
                 shapes: Iterable[tuple[Any, tuple[int, int, int], bool, bool]]) -> None:
     """``shapes``: (map geometry, colour, is a checked area, is selected)."""
+    import shapely
+
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     transform = world_to_screen(view)
@@ -64,4 +67,11 @@ def draw_shapes(painter: QPainter, view: ViewState,
             painter.drawPath(path)
         painter.setPen(pen)
         painter.drawPath(path)
+        if selected:  # handles on the vertices that a drag moves
+            painter.resetTransform()
+            painter.setBrush(color)
+            for x, y in shapely.get_coordinates(geometry):
+                painter.drawRect(QRectF(*view.to_screen(float(x), float(y)), 0, 0)
+                                 .adjusted(-HANDLE_PX, -HANDLE_PX, HANDLE_PX, HANDLE_PX))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
     painter.restore()

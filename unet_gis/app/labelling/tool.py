@@ -3,7 +3,8 @@
 Road-like classes (``network``, ``surface``) are polygons: click the vertices, double-click
 (or Enter) closes, Backspace drops the last vertex, Esc abandons it.  Object classes are
 boxes (drag) or points (click).  Checked areas are rectangles (drag).  In select mode a
-click picks a shape and Delete removes it.  Coordinates handed on are the map's.
+click picks a shape and Delete removes it; pressing on a vertex of the picked shape and
+dragging moves that vertex.  Coordinates handed on are the map's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPen
 from unet_gis.app.canvas.view import MapCanvas
 from unet_gis.app.geo import ViewState
 
+Point = tuple[float, float]
 CLICK_PX = 4.0  # a drag shorter than this is a click; vertices closer are one vertex
 
 
@@ -25,14 +27,20 @@ class LabelTool:
 
     def __init__(self, canvas: MapCanvas, on_shape: Callable[[str, Any], None],
                  on_pick: Callable[[float, float, float], None],
-                 on_delete: Callable[[], None]) -> None:
+                 on_delete: Callable[[], None],
+                 on_grab: Callable[[float, float, float], Point | None] = lambda *_: None,
+                 on_move_vertex: Callable[[Point, Point], None] = lambda *_: None) -> None:
         self.canvas = canvas
         self.on_shape, self.on_pick, self.on_delete = on_shape, on_pick, on_delete
+        self.on_grab, self.on_move_vertex = on_grab, on_move_vertex
         self.mode = "polygon"  # polygon, box (or point), rect, select
         self.vertices: list[tuple[float, float]] = []  # the polygon being drawn (map)
         self.hover: tuple[float, float] | None = None
         self.drag_from: tuple[float, float] | None = None  # screen
         self.drag_to: tuple[float, float] | None = None
+        self.grabbed: Point | None = None  # the vertex being moved (map)
+        self.grab_from: Point | None = None  # where the drag started (screen)
+        self.grab_to: Point | None = None  # where it is now (screen)
 
     def set_mode(self, mode: str) -> None:
         self.mode = mode
@@ -40,6 +48,7 @@ class LabelTool:
 
     def abandon(self) -> None:
         self.vertices, self.drag_from, self.drag_to = [], None, None
+        self.grabbed = self.grab_from = self.grab_to = None
         self.canvas.update()
 
     # --- events -------------------------------------------------------------------------
@@ -48,6 +57,10 @@ class LabelTool:
         x, y = pos.x(), pos.y()
         view = self.canvas.view
         if kind == "move":
+            if self.grabbed is not None:
+                self.grab_to = (x, y)
+                self.canvas.update()
+                return True
             if self.drag_from is not None:
                 self.drag_to = (x, y)
             self.hover = view.to_world(x, y)
@@ -58,7 +71,12 @@ class LabelTool:
             return False
         if self.mode == "select":
             if kind in ("press", "double"):
-                self.on_pick(*view.to_world(x, y), CLICK_PX * view.res)
+                tolerance = CLICK_PX * view.res
+                self.on_pick(*view.to_world(x, y), tolerance)
+                self.grabbed = self.on_grab(*view.to_world(x, y), tolerance)
+                self.grab_from = self.grab_to = (x, y) if self.grabbed is not None else None
+            elif kind == "release" and self.grabbed is not None:
+                self._end_vertex_drag(view, x, y)
             return True
         if self.mode == "polygon":
             if kind in ("press", "double"):
@@ -121,6 +139,14 @@ class LabelTool:
         self.on_shape("box", shapely.box(min(wx0, wx1), min(wy0, wy1), max(wx0, wx1),
                                          max(wy0, wy1)))
 
+    def _end_vertex_drag(self, view: ViewState, x: float, y: float) -> None:
+        assert self.grabbed is not None and self.grab_from is not None
+        vertex, (sx, sy) = self.grabbed, self.grab_from
+        self.grabbed = self.grab_from = self.grab_to = None
+        self.canvas.update()
+        if abs(x - sx) >= CLICK_PX or abs(y - sy) >= CLICK_PX:  # a click only selects
+            self.on_move_vertex(vertex, view.to_world(x, y))
+
     # --- the shape being drawn ------------------------------------------------------------
     def paint(self, painter: QPainter, view: ViewState, color: QColor) -> None:
         painter.save()
@@ -135,4 +161,7 @@ class LabelTool:
                 painter.drawEllipse(point, 3, 3)
         if self.drag_from is not None and self.drag_to is not None:
             painter.drawRect(QRectF(QPointF(*self.drag_from), QPointF(*self.drag_to)))
+        if self.grabbed is not None and self.grab_to is not None:
+            painter.drawLine(QPointF(*view.to_screen(*self.grabbed)), QPointF(*self.grab_to))
+            painter.drawEllipse(QPointF(*self.grab_to), 4, 4)
         painter.restore()
