@@ -177,10 +177,6 @@ def test_cancel_leaves_no_output_and_returns_to_idle(
     assert not window.stack.of_kind("result")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "KNOWN REGRESSION (2026-12-02, see the closing note): in the full suite the event loop "
-    "blocked 102-119 ms once near the start of a run (limit 100 ms); it passes alone. "
-    "The cause is not found yet; this mark must go when it is fixed."))
 def test_gui_stays_responsive_during_a_run(
         qtbot: Any, window: MainWindow, make_geotiff: Callable[..., Path],
         tiny_checkpoint: Path) -> None:

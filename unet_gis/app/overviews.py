@@ -33,30 +33,24 @@ class OverviewBuilder(QObject):
         self._cancelled: set[Path] = set()
 
     def start(self, path: Path, factors: list[int]) -> bool:
+        """Start a build for ``path`` (False when one is running).  Starting a spawned
+        process (and, the first time, multiprocessing's resource tracker) takes tens of
+        milliseconds of fork/exec, so even that happens on the waiting thread: the event
+        loop is never blocked by it."""
         if path in self.running:
             return False
         self._cancelled.discard(path)
-        context = multiprocessing.get_context("spawn")
-        results = context.SimpleQueue()
-        vrt, built = temporary_paths(path)
-        process = context.Process(target=child_main, args=(str(path), factors, str(vrt),
-                                                           results),
-                                  daemon=True, name="unet-gis-overviews")
-        process.start()
-        self.running[path] = process
+        build = _Build()
+        self.running[path] = build
 
-        def wait() -> None:
-            process.join()
-            error = results.get() if not results.empty() else \
-                f"the overview builder stopped (exit code {process.exitcode})"
-            for leftover in (vrt, built):  # after a kill the child could not clean up
-                leftover.unlink(missing_ok=True)
+        def work() -> None:
+            error = build.run(path, factors)
             if error and path not in self._cancelled:
                 log.warning("building overviews for %s failed: %s", path, error)
             with contextlib.suppress(RuntimeError):  # the window is gone (app closing)
                 self.finished.emit(path, error)
 
-        threading.Thread(target=wait, daemon=True, name="unet-gis-overviews-wait").start()
+        threading.Thread(target=work, daemon=True, name="unet-gis-overviews-wait").start()
         return True
 
     def done(self, path: Path) -> bool:
@@ -69,15 +63,55 @@ class OverviewBuilder(QObject):
 
     def cancel(self, path: Path) -> None:
         """Stop the build for ``path`` (its raster is about to be replaced)."""
-        process = self.running.get(path)
-        if process is not None and process.is_alive():
+        build = self.running.get(path)
+        if build is not None and build.stop():
             self._cancelled.add(path)
-            process.terminate()
 
     def shutdown(self) -> None:
         """Stop builds still running (closing the app); nothing half-built is left."""
-        for path, process in list(self.running.items()):
-            if process.is_alive():
+        for path, build in list(self.running.items()):
+            if build.stop(wait_s=5):
                 self._cancelled.add(path)
-                process.terminate()
-                process.join(5)
+
+
+class _Build:
+    """One child process: started, waited for and cleaned up on a worker thread; stopped
+    from any thread (a stop before the start means it never starts)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: Any = None
+        self._stopped = False
+
+    def run(self, path: Path, factors: list[int]) -> str:
+        """Build and wait; "" or the error message."""
+        context = multiprocessing.get_context("spawn")
+        results = context.SimpleQueue()
+        vrt, built = temporary_paths(path)
+        process = context.Process(target=child_main, args=(str(path), factors, str(vrt),
+                                                           results),
+                                  daemon=True, name="unet-gis-overviews")
+        with self._lock:
+            if self._stopped:
+                return "cancelled before it started"
+            process.start()
+            self._process = process
+        process.join()
+        error: str = results.get() if not results.empty() else \
+            f"the overview builder stopped (exit code {process.exitcode})"
+        for leftover in (vrt, built):  # after a kill the child could not clean up
+            leftover.unlink(missing_ok=True)
+        return error
+
+    def stop(self, wait_s: float | None = None) -> bool:
+        """Terminate the child if it is (or would be) running; True when it was."""
+        with self._lock:
+            process, self._stopped = self._process, True
+        if process is None:
+            return True
+        if not process.is_alive():
+            return False
+        process.terminate()
+        if wait_s is not None:
+            process.join(wait_s)
+        return True
