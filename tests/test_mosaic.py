@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyogrio
 import pytest
 import rasterio
+import shapely
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
-from tests.conftest import random_rgb, write_geotiff
+from tests.conftest import NeighbourhoodThreshold, random_rgb, tiny_spec, write_geotiff
 from unet_gis.cli.main import main
 from unet_gis.errors import UserError
 from unet_gis.inference.engine import EngineOptions, predict
@@ -18,6 +20,10 @@ from unet_gis.model.checkpoint import LoadedModel
 from unet_gis.raster.mosaic import build_mosaic, expand_inputs
 
 ORIGIN = (600000.0, 4000000.0)
+RES = 0.3
+#: (row, col) of the top-left pixel of each 10×20 px vehicle: every one lies across the
+#: corner of four 32 px tiles, and (124, 145) across a border of the model's cores too
+VEHICLES = ((28, 28), (60, 90), (188, 222), (124, 145))
 
 
 def _cut(image: np.ndarray, folder: Path, side: int, skip: tuple[int, int] | None = None,
@@ -112,3 +118,77 @@ def test_cli_mosaic_writes_one_raster_and_one_set_of_layers(
                                                       "city_probabilities.tif"]
     with rasterio.open(out / "city_probabilities.tif") as dst:
         assert (dst.width, dst.height) == (160, 160)
+
+
+def _roads_and_vehicles() -> np.ndarray:
+    """256² px for ``NeighbourhoodThreshold``: two roads 8 px wide (band 1 high) crossing the
+    whole image, so each crosses seven tile borders, and the ``VEHICLES`` (band 2 low)."""
+    image = np.full((3, 256, 256), 60, np.uint8)
+    image[1] = 200
+    image[0, 100:108, :] = 220
+    image[0, :, 150:156] = 220
+    for row, col in VEHICLES:
+        image[1, row:row + 10, col:col + 20] = 20
+    return image
+
+
+def _features(files: list[Path]) -> dict[str, list[shapely.Geometry]]:
+    """Every feature of every layer, by layer kind (the layer name's last word)."""
+    found: dict[str, list[shapely.Geometry]] = {"roads": [], "centerlines": [], "vehicles": []}
+    for path in files:
+        for name, geometry_type in pyogrio.list_layers(path):
+            if geometry_type is not None:  # not the styles table
+                frame = pyogrio.read_dataframe(path, layer=name)
+                found[str(name).rsplit("_", 1)[-1]].extend(frame.geometry)
+    return found
+
+
+def test_cli_mosaic_vectors_split_no_road_and_no_vehicle_at_tile_borders(
+        tmp_path: Path, tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """64 tiles of 32² px, far smaller than the roads (77 m long) and the model's 128 px
+    tile; the model's output is known, so the features are too."""
+    _cut(_roads_and_vehicles(), tmp_path / "tiles", 32)
+    model = LoadedModel(NeighbourhoodThreshold(), tiny_spec(tile=128, halo=32))
+    monkeypatch.setattr("unet_gis.model.checkpoint.load_checkpoint", lambda path: model)
+    common = ["--model", str(tiny_checkpoint), "--device", "cpu", "--quiet"]
+    out = tmp_path / "out"
+    out.mkdir()
+    code = main(["predict", str(tmp_path / "tiles"), "--mosaic", "city", "-o", str(out),
+                 "--vector", str(out / "city.gpkg"), *common])
+    assert code == 0, capsys.readouterr().err
+    found = _features([out / "city.gpkg"])
+
+    vehicles = found["vehicles"]
+    assert len(vehicles) == len(VEHICLES)  # none counted twice or in halves
+    expected_boxes = sorted((ORIGIN[0] + col * RES, ORIGIN[1] - (row + 10) * RES,
+                             ORIGIN[0] + (col + 20) * RES, ORIGIN[1] - row * RES)
+                            for row, col in VEHICLES)
+    np.testing.assert_allclose(sorted(tuple(v.bounds) for v in vehicles), expected_boxes)
+    assert [v.area for v in vehicles] == pytest.approx([200 * RES**2] * len(VEHICLES))
+
+    (road,) = found["roads"]  # one polygon: both roads, their crossing, no seams
+    # dilated by the model's 3×3 maximum: 10 rows and 8 columns across the image
+    assert road.area == pytest.approx((10 * 256 + 8 * 256 - 10 * 8) * RES**2, rel=1e-3)
+    lines = found["centerlines"]
+    assert len(lines) == 4  # two crossing roads: four arms from one junction
+    junction = shapely.intersection_all(lines)
+    assert junction.geom_type == "Point"  # every arm ends at the same junction…
+    crossing = shapely.Point(ORIGIN[0] + 153 * RES, ORIGIN[1] - 104 * RES)
+    assert junction.distance(crossing) < 3 * RES  # …where the roads cross
+    assert sum(line.length for line in lines) == pytest.approx(2 * 256 * RES, rel=0.02)
+
+    # for contrast, tile by tile: every border cuts roads and vehicles. The 2×2 tiles
+    # around the crossing (rows and columns 96-160) hold one vehicle and both roads.
+    apart = tmp_path / "apart"
+    apart.mkdir()
+    middle = [tmp_path / "tiles" / f"tile_{row}_{col}.tif" for row in (3, 4) for col in (4, 5)]
+    code = main(["predict", *map(str, middle), "-o", str(apart),
+                 "--vector", str(apart / "tile.gpkg"), *common])
+    assert code == 0, capsys.readouterr().err
+    pieces = _features(sorted(apart.glob("tile_*.gpkg")))
+    assert len(pieces["vehicles"]) > 1  # one vehicle, counted once for each piece…
+    assert max(v.area for v in pieces["vehicles"]) < 200 * RES**2  # …and none of it whole
+    assert len(pieces["roads"]) == 3
+    # the crossing's arms are cut at 32 px: what is left is too short to keep as centerlines
+    assert sum(line.length for line in pieces["centerlines"]) < 64 * RES

@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-import torch
-import torch.nn.functional as F
 from rasterio.transform import from_origin
 from scipy import ndimage
 
@@ -17,21 +15,7 @@ from unet_gis.inference.progress import CancelToken, Progress
 from unet_gis.model.checkpoint import LoadedModel
 from unet_gis.raster.probability import PIXEL_SPACE_TAG, read_probability_info
 
-from ..conftest import GEOGRAPHIC, PROJECTED, random_rgb, tiny_spec
-
-
-class NeighbourhoodThreshold(torch.nn.Module):
-    """A model whose output is a known function of its input.
-
-    road = 255 where the 3×3 maximum of band 1 is >= 128; vehicle = 255 where band 2 < 128.
-    The 3×3 neighbourhood makes seams and mirror-padded edges visible if they are wrong.
-    Inputs arrive standardised as (raw / 255 - 0.5) / 0.25, so raw >= 128 <=> x > 0.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        road = F.max_pool2d(x[:, :1], 3, stride=1, padding=1) > 0
-        vehicle = x[:, 1:2] < 0
-        return torch.cat([road, vehicle], dim=1).float() * 40.0 - 20.0
+from ..conftest import GEOGRAPHIC, PROJECTED, NeighbourhoodThreshold, random_rgb, tiny_spec
 
 
 def expected(raw: np.ndarray) -> np.ndarray:
