@@ -24,27 +24,28 @@ SIDE = 384
 BANDS = (60, 180, 300)  # rows/cols of the roads' middles, 24 px wide
 
 
-def _scene(folder: Path) -> Path:
+def _scene(folder: Path, name: str = "town", x0: float = X0) -> Path:
     rng = np.random.default_rng(3)
     image = rng.integers(20, 90, (3, SIDE, SIDE)).astype(np.uint8)
     for m in BANDS:
         image[:, m - 12:m + 12, :] = rng.integers(170, 230, (3, 24, SIDE))
         image[:, :, m - 12:m + 12] = rng.integers(170, 230, (3, SIDE, 24))
-    return write_geotiff(folder / "town.tif", image, crs=UTM,
-                         transform=from_origin(X0, Y0, GSD, GSD))
+    return write_geotiff(folder / f"{name}.tif", image, crs=UTM,
+                         transform=from_origin(x0, Y0, GSD, GSD))
 
 
-def _box(r0: int, r1: int, c0: int, c1: int) -> shapely.Polygon:
-    return shapely.box(X0 + c0 * GSD, Y0 - r1 * GSD, X0 + c1 * GSD, Y0 - r0 * GSD)
+def _box(r0: int, r1: int, c0: int, c1: int, x0: float = X0) -> shapely.Polygon:
+    return shapely.box(x0 + c0 * GSD, Y0 - r1 * GSD, x0 + c1 * GSD, Y0 - r0 * GSD)
 
 
-def _labels(image: Path) -> Path:
-    roads = [_box(m - 12, m + 12, 0, SIDE) for m in BANDS] + \
-        [_box(0, SIDE, m - 12, m + 12) for m in BANDS]
-    checked = [_box(0, 192, 0, 192), _box(0, 192, 192, 384), _box(192, 384, 0, 192),
-               _box(192, 384, 192, 384), _box(120, 240, 120, 240)]
-    return save_labels(labels_path(image), LabelSet(UTM, {"road": roads, "vehicle": []},
-                                                    checked))
+def _labels(image: Path, path: Path | None = None, x0: float = X0) -> Path:
+    roads = [_box(m - 12, m + 12, 0, SIDE, x0) for m in BANDS] + \
+        [_box(0, SIDE, m - 12, m + 12, x0) for m in BANDS]
+    checked = [_box(0, 192, 0, 192, x0), _box(0, 192, 192, 384, x0),
+               _box(192, 384, 0, 192, x0), _box(192, 384, 192, 384, x0),
+               _box(120, 240, 120, 240, x0)]
+    return save_labels(path or labels_path(image),
+                       LabelSet(UTM, {"road": roads, "vehicle": []}, checked))
 
 
 @pytest.fixture
@@ -138,3 +139,79 @@ def test_importing_lines_buffers_them_to_the_road_width(tmp_path: Path) -> None:
         empty = tmp_path / "empty.geojson"
         gpd.GeoDataFrame(geometry=[], crs=UTM).to_file(empty)
         import_labels(empty, "road", crs=UTM)
+
+
+def test_checked_areas_outside_the_image_are_dropped_or_refused(tmp_path: Path) -> None:
+    image = _scene(tmp_path)
+    road = [_box(50, 70, 0, 384)]
+    far = shapely.box(0, 0, 5, 5)  # tiny and far away: it would be the one kept aside
+    item = labelled_image(image, LabelSet(UTM, {"road": road}, [_box(0, 384, 0, 384), far]),
+                          tiny_spec(), 0.2)
+    r0, r1, c0, c1 = item.window  # the east 20 % of the one checked area over the image
+    assert (r0, r1) == (0, SIDE) and abs(c0 - 0.8 * SIDE) <= 1 and c1 == SIDE
+    assert (item.holdout.labels[0, 50:70, c0:] == 1).all()
+    with pytest.raises(UserError, match=r"checked areas of town\.tif all lie outside it"):
+        labelled_image(image, LabelSet(UTM, {"road": road}, [far]), tiny_spec(), 0.2)
+
+
+@pytest.mark.parametrize(("roads", "message"), [
+    ([_box(50, 70, 0, 280)], r"^The kept-aside checked area \(town\.tif, x 600090 to 600115\.2, "
+                             r"y 3999884\.8 to 4000000\) has no road labels"),
+    ([_box(50, 70, 310, 384)], r"^Every road label lies in the kept-aside checked area"),
+    ([], r"^No road or vehicle labels over the checked areas"),
+])
+def test_a_part_without_labels_is_one_line(tmp_path: Path, random_model: Path,
+                                           roads: list[shapely.Polygon], message: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from unet_gis.cli.main import main
+
+    image = _scene(tmp_path)
+    # a big checked area and a small one (kept aside) at the east end, cols 300-384
+    checked = [_box(0, 384, 0, 300), _box(0, 384, 300, 384)]
+    save_labels(labels_path(image), LabelSet(UTM, {"road": roads, "vehicle": []}, checked))
+    settings = FinetuneSettings(max_steps=1, device="cpu")
+    with pytest.raises(UserError, match=message):
+        finetune([(image, labels_path(image))], random_model, tmp_path / "x.safetensors",
+                 settings)
+    code = main(["finetune", str(image), "--init", str(random_model), "-o",
+                 str(tmp_path / "new.safetensors"), "--device", "cpu"])
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and captured.out == ""
+    assert not list(tmp_path.glob("*.safetensors"))[1:]  # only the random model
+
+
+def test_cli_finetunes_two_images_with_their_labels_in_order(
+        tmp_path: Path, random_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two scenes 1 km apart, each with labels under a name of its own: ``--labels`` pairs
+    with the images in order (swapped, the first labels lie outside the first image)."""
+    from unet_gis.cli.main import main
+
+    east = X0 + 1000.0
+    first, second = _scene(tmp_path, "west"), _scene(tmp_path, "east", east)
+    first_labels = _labels(first, tmp_path / "west_roads.gpkg")
+    second_labels = _labels(second, tmp_path / "east_roads.gpkg", east)
+    out = tmp_path / "tuned.safetensors"
+    common = ["--init", str(random_model), "-o", str(out), "--device", "cpu",
+              "--precision", "fp32", "--minutes", "0.01"]
+    code = main(["finetune", str(first), str(second), "--labels", str(second_labels),
+                 "--labels", str(first_labels), *common])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "lie outside west.tif" in err[0]
+    assert not out.exists()
+
+    code = main(["finetune", str(first), str(second), "--labels", str(first_labels),
+                 "--labels", str(second_labels), *common])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert code == 0, lines
+    assert lines[0].split() == ["class", "metric", "before", "after"]
+    row = lines[1].split()
+    assert row[:3] == ["road", "relaxed", "F1"] and len(lines) == 3  # no unlabelled vehicle
+    before, after = float(row[3]), float(row[4])
+    assert 0 <= before <= 1 and 0 <= after <= 1
+    assert lines[2].endswith(f"wrote {out}") and " steps in " in lines[2]
+    record = load_checkpoint(out).spec.training or {}
+    assert [(r["image"], r["labels"]) for r in record["labels"]] == \
+        [("west.tif", "west_roads.gpkg"), ("east.tif", "east_roads.gpkg")]
+    assert set(record["before"]) == {"road"} and round(record["before"]["road"], 3) == before
+    assert round(record["after"]["road"], 3) == after and record["steps"] >= 1

@@ -82,6 +82,7 @@ class LabelledImage:
     train: Scene
     holdout: Scene  # labels only inside the kept-aside areas
     window: tuple[int, int, int, int]  # row0, row1, col0, col1 of the kept-aside part
+    where: str = ""  # the kept-aside part in words (image, bounds in its CRS)
 
 
 def split_checked(checked: Sequence[Any], share: float) -> tuple[list[Any], list[Any]]:
@@ -127,10 +128,15 @@ def labelled_image(image: Path, labels: LabelSet, spec: ModelSpec,
     if not any(g.intersects(bounds) for g in everything):
         raise UserError(f"The labels lie outside {image.name} (check that they are in its "
                         f"CRS, {grid.crs}).")
-    train_checked, kept_checked = split_checked(labels.checked, share)
+    checked = [g.intersection(bounds) for g in labels.checked if g.intersects(bounds)]
+    checked = [g for g in checked if g.area > 0]
+    if not checked:
+        raise UserError(f"The checked areas of {image.name} all lie outside it: draw at least "
+                        "one checked rectangle over the image.")
+    train_checked, kept_checked = split_checked(checked, share)
     burn = _burner(grid.transform, height, width)
     planes = np.full((len(spec.classes), height, width), IGNORE, np.uint8)
-    planes[:, burn(labels.checked) > 0] = 0
+    planes[:, burn(checked) > 0] = 0
     for index, name in enumerate(spec.class_names):
         planes[index][burn(areas.get(name, [])) > 0] = POSITIVE
     planes[:, ~geo.valid] = IGNORE
@@ -143,9 +149,11 @@ def labelled_image(image: Path, labels: LabelSet, spec: ModelSpec,
     window = (int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1) \
         if rows.size else (0, 0, 0, 0)
     name = image.stem
+    minx, miny, maxx, maxy = shapely.union_all(kept_checked).bounds
+    where = f"{image.name}, x {minx:.10g} to {maxx:.10g}, y {miny:.10g} to {maxy:.10g}"
     return LabelledImage(Scene(name, "labels", "train", geo.rgb, train_labels, spec.gsd_m),
                          Scene(name, "labels", "val", geo.rgb, holdout_labels, spec.gsd_m),
-                         window)
+                         window, where)
 
 
 def _grid_bounds(transform: Any, width: int, height: int) -> tuple[float, float, float, float]:
@@ -160,9 +168,36 @@ def _burner(transform: Any, height: int, width: int) -> Callable[[Sequence[Any]]
     return burn
 
 
+def check_labelled(images: Sequence[LabelledImage], class_names: Sequence[str]) -> list[str]:
+    """The classes labelled both in the training part and in the kept-aside part (whose
+    scores are measured); a one-line :class:`UserError` says which part lacks what."""
+    def has(part: str, index: int) -> bool:
+        return any((getattr(im, part).labels[index] == POSITIVE).any() for im in images)
+
+    where = "; ".join(im.where for im in images)
+    labelled: list[str] = []
+    for index, name in enumerate(class_names):
+        in_train, in_holdout = has("train", index), has("holdout", index)
+        if in_train and not in_holdout:
+            raise UserError(f"The kept-aside checked area ({where}) has no {name} labels, so "
+                            f"the {name} score cannot be measured: label the {name} inside "
+                            "it, or draw checked areas over more of your labels.")
+        if in_holdout and not in_train:
+            raise UserError(f"Every {name} label lies in the kept-aside checked area "
+                            f"({where}): label some {name} in the other checked areas too.")
+        if in_train:
+            labelled.append(name)
+    if not labelled:
+        raise UserError(f"No {' or '.join(class_names)} labels over the checked areas: the "
+                        "model would learn nothing but background.")
+    return labelled
+
+
 def score_holdout(model: LoadedModel, images: Sequence[LabelledImage],
-                  settings: FinetuneSettings) -> dict[str, float]:
-    """Per-class F1 on the kept-aside areas: relaxed for networks, objects for objects."""
+                  settings: FinetuneSettings,
+                  classes: Sequence[str] | None = None) -> dict[str, float]:
+    """Per-class F1 on the kept-aside areas: relaxed for networks, objects for objects
+    (only ``classes``, default all)."""
     totals: dict[str, ClassResult] = {}
     with tempfile.TemporaryDirectory(prefix="unet-gis-score-") as tmp:
         for number, item in enumerate(images):
@@ -176,6 +211,8 @@ def score_holdout(model: LoadedModel, images: Sequence[LabelledImage],
             prob = _predict_crop(model, item.holdout.image[r0:r1, c0:c1], model.spec.gsd_m,
                                  Path(tmp) / f"crop{number}.tif", settings)
             for index, cls in enumerate(model.spec.classes):
+                if classes is not None and cls.name not in classes:
+                    continue
                 result = score_class(prob[index], item.holdout.labels[index, r0:r1, c0:c1],
                                      cls.threshold, model.spec.gsd_m,
                                      relaxed=cls.kind == "network",
@@ -224,13 +261,11 @@ def finetune(pairs: Sequence[tuple[Path, Path]], init: Path, output: Path,
     spec = model.spec
     images = [labelled_image(image, load_labels(labels, spec.class_names), spec,
                              settings.holdout) for image, labels in pairs]
-    before = score_holdout(model, images, settings)
+    labelled = check_labelled(images, spec.class_names)
+    before = score_holdout(model, images, settings, labelled)
     say("before: " + ", ".join(f"{k} {v:.3f}" for k, v in before.items()))
     from unet_gis.training.config import TrainSettings
 
-    names = spec.class_names
-    labelled = [n for i, n in enumerate(names) if any((im.train.labels[i] == POSITIVE).any()
-                                                      for im in images)]
     train_settings = TrainSettings(
         epochs=math.ceil(settings.max_steps / 20) if settings.max_steps else 10_000,
         steps_per_epoch=20, batch_size=settings.batch_size, crop=settings.crop,
@@ -249,7 +284,7 @@ def finetune(pairs: Sequence[tuple[Path, Path]], init: Path, output: Path,
                              keep_epochs=False, time_budget_s=settings.minutes * 60,
                              precision=settings.precision, cancel=cancel, on_step=on_step)
         tuned = load_checkpoint(trained)
-        after = score_holdout(tuned, images, settings)
+        after = score_holdout(tuned, images, settings, labelled)
         say("after: " + ", ".join(f"{k} {v:.3f}" for k, v in after.items()))
         full: dict[str, Any] = dict(tuned.spec.training or {})
         full.update(before=before, after=after)
