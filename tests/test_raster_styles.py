@@ -44,7 +44,7 @@ def test_probability_raster_opens_as_a_ramp_of_its_road_class(
     assert items[0].get("alpha") == "0"  # nothing shows where there is no road
     with rasterio.open(out) as dst:  # the ramp is in 0-1 because the bands say so
         assert dst.count == len(tiny_model.spec.classes)
-        assert dst.scales[band - 1] == 1 / 255
+        assert dst.scales[band - 1] == 1 / 254  # probability 1 is stored as 254
 
 
 def test_class_mask_is_paletted_labelled_and_named_for_gdal(tmp_path: Path) -> None:

@@ -13,7 +13,12 @@ from unet_gis.inference.aoi import Aoi
 from unet_gis.inference.engine import EngineOptions, predict
 from unet_gis.inference.progress import CancelToken, Progress
 from unet_gis.model.checkpoint import LoadedModel
-from unet_gis.raster.probability import PIXEL_SPACE_TAG, read_probability_info
+from unet_gis.raster.probability import (
+    FULL_SCALE,
+    NODATA,
+    PIXEL_SPACE_TAG,
+    read_probability_info,
+)
 
 from ..conftest import GEOGRAPHIC, PROJECTED, NeighbourhoodThreshold, random_rgb, tiny_spec
 
@@ -21,7 +26,7 @@ from ..conftest import GEOGRAPHIC, PROJECTED, NeighbourhoodThreshold, random_rgb
 def expected(raw: np.ndarray) -> np.ndarray:
     road = ndimage.maximum_filter(raw[0], size=3, mode="mirror") >= 128
     vehicle = raw[1] < 128
-    return np.stack([road, vehicle]).astype(np.uint8) * 255
+    return np.stack([road, vehicle]).astype(np.uint8) * FULL_SCALE
 
 
 @pytest.fixture
@@ -66,7 +71,8 @@ def test_nodata_cores_are_skipped_and_written_as_nodata(make_geotiff, tmp_path,
     np.testing.assert_array_equal(mask > 0, np.any(raw != 0, axis=0))
     assert mask[200, 200] == 255
     assert not mask[:128].any()
-    assert (data[:, :128] == 0).all()
+    assert (data[:, :128] == NODATA).all()  # the raster's nodata value, not a mask band
+    assert (data[:, mask > 0] < NODATA).all()
     assert not mask[150:160, 10:20].any()
 
 
@@ -247,7 +253,7 @@ def test_probability_metadata_is_small_portable_and_scaled(make_geotiff, tiny_mo
     predict(image, out, model, EngineOptions(device="cpu", overviews=False))
     with rasterio.open(out) as dst:
         tags = dst.tags()
-        assert dst.scales == (1 / 255, 1 / 255) and dst.offsets == (0.0, 0.0)
+        assert dst.scales == (1 / 254, 1 / 254) and dst.offsets == (0.0, 0.0)
         assert dst.count == 2
     assert tags["UNET_GIS_SOURCE"] == "scene.tif"  # no folders of this machine
     assert str(tmp_path) not in json.dumps(tags)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from rasterio.enums import MaskFlags
 from rasterio.transform import from_origin
 from rasterio.warp import Resampling, reproject
 
@@ -14,6 +15,7 @@ from tests.conftest import write_geotiff
 from unet_gis.errors import UserError
 from unet_gis.inference.engine import EngineOptions, predict
 from unet_gis.model.checkpoint import LoadedModel
+from unet_gis.raster.probability import NODATA
 
 
 def _one_metre_scene(folder: Path, nodata_corner: bool = False) -> Path:
@@ -46,18 +48,23 @@ def test_input_grid_matches_the_input_and_the_model_grid_resampled(
         assert out.tags() == model_grid.tags()
         assert out.scales == model_grid.scales and out.descriptions == model_grid.descriptions
         assert out.overviews(1) == [] or out.overviews(1)[0] == 2
-        # the same probabilities, averaged onto the 1 m pixels
-        expected = np.zeros((model_grid.count, src.height, src.width), np.uint8)
+        assert out.count == model_grid.count == 2 and out.nodata == NODATA
+        assert all(flags == [MaskFlags.nodata] for flags in out.mask_flag_enums)
+        # the same probabilities, averaged onto the 1 m pixels from valid pixels only
+        expected = np.full((model_grid.count, src.height, src.width), NODATA, np.uint8)
         reproject(model_grid.read(), expected, src_transform=model_grid.transform,
                   src_crs=model_grid.crs, dst_transform=src.transform, dst_crs=src.crs,
-                  resampling=Resampling.bilinear)
+                  resampling=Resampling.bilinear, src_nodata=NODATA, dst_nodata=NODATA)
         got = out.read()
         inner = (slice(None), slice(35, -5), slice(35, -5))  # away from nodata and borders
         assert np.abs(got[inner].astype(int) - expected[inner]).max() <= 2
+        valid = out.dataset_mask() > 0
+        assert (got[:, valid] < NODATA).all() and (got[:, ~valid] == NODATA).all()
+        # next to the nodata corner too: no nodata value leaks into a probability
+        both = valid & (expected[0] != NODATA)
+        assert np.abs(got[:, both].astype(int) - expected[:, both]).max() <= 2
         if nodata_corner:
-            mask = out.dataset_mask()
-            assert (mask[:28, :28] == 0).all() and (mask[35:, 35:] == 255).all()
-            assert (got[:, :28, :28] == 0).all()
+            assert not valid[:28, :28].any() and valid[35:, 35:].all()
 
 
 def test_unknown_output_grid_is_a_user_error(tmp_path: Path, tiny_model: LoadedModel) -> None:

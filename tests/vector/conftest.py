@@ -12,7 +12,13 @@ from affine import Affine
 from numpy.typing import NDArray
 
 from unet_gis.model.spec import default_spec
-from unet_gis.raster.probability import probability_profile, tag_probability_raster
+from unet_gis.raster.probability import (
+    LEGACY_FULL_SCALE,
+    NODATA,
+    probability_profile,
+    tag_probability_raster,
+    to_stored,
+)
 
 GSD = 0.3
 #: Degrees per 0.3 m near 36 deg N (WGS 84): latitude, longitude.
@@ -30,8 +36,14 @@ MakeRaster = Callable[..., Path]
 def write_probabilities(path: Path, road: NDArray, vehicle: NDArray | None = None, *,
                         crs: str | None = "EPSG:32611",
                         transform: Affine = CRS_CASES["utm"][1],
-                        valid: NDArray | None = None, block: int = 256) -> Path:
-    """Write a road/vehicle probability raster from two arrays of probabilities (0..1)."""
+                        valid: NDArray | None = None, block: int = 256,
+                        legacy: bool = False) -> Path:
+    """Write a road/vehicle probability raster from two arrays of probabilities (0..1).
+
+    As ``predict`` writes it (probability × 254, nodata 255), or with ``legacy`` as it
+    did before nodata: probability × 255, band scale 1/255, invalid pixels in an internal
+    mask (the layout QGIS opened with an extra band).
+    """
     spec = default_spec()
     if vehicle is None:
         vehicle = np.zeros_like(road)
@@ -39,10 +51,21 @@ def write_probabilities(path: Path, road: NDArray, vehicle: NDArray | None = Non
     profile = probability_profile(spec, block)
     profile.update(width=width, height=height, crs=crs, transform=transform)
     data = np.stack([road, vehicle]).astype(np.float64)
-    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(path, "w", **profile) as dst:
-        dst.write(np.round(data * 255).astype(np.uint8))
-        if valid is not None:
-            dst.write_mask(np.where(valid, 255, 0).astype(np.uint8))
+    if legacy:
+        del profile["nodata"]
+        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), \
+                rasterio.open(path, "w", **profile) as dst:
+            dst.write(np.round(data * LEGACY_FULL_SCALE).astype(np.uint8))
+            if valid is not None:
+                dst.write_mask(np.where(valid, 255, 0).astype(np.uint8))
+            tag_probability_raster(dst, spec, source=None, pixel_space=crs is None)
+            dst.scales = (1 / LEGACY_FULL_SCALE,) * len(spec.classes)
+        return path
+    stored = to_stored(data).astype(np.uint8)
+    if valid is not None:
+        stored[:, ~valid] = NODATA
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(stored)
         tag_probability_raster(dst, spec, source=None, pixel_space=crs is None)
     return path
 

@@ -9,7 +9,7 @@ from typing import Any
 from unet_gis.app.canvas.sources import RasterSource
 from unet_gis.app.layers.model import ImageLayer, Layer, ResultLayer, VectorLayer
 from unet_gis.errors import UserError
-from unet_gis.raster.probability import CLASSES_TAG
+from unet_gis.raster.probability import CLASSES_TAG, full_scale_of
 
 VECTOR_SUFFIXES = {".shp", ".gpkg", ".geojson", ".json", ".fgb", ".kml"}
 # colours for exported layers, by the name the vectorizer gives them
@@ -62,13 +62,17 @@ def layers_for(path: Path, thresholds: dict[str, float],
         return vectors, found[0][1], True
     source = RasterSource(path)
     if CLASSES_TAG in source.tags:
+        import rasterio
+
+        with rasterio.open(path) as dataset:  # 254 today, 255 in rasters from before nodata
+            full_scale = full_scale_of(dataset)
         try:
             classes = json.loads(source.tags[CLASSES_TAG])
             layers: list[Layer] = [
                 ResultLayer(name=f"{c['name']} — {path.stem.removesuffix('_probabilities')}",
                             class_name=c["name"], band=band, color=tuple(c["color"]),
                             threshold=thresholds.get(c["name"], float(c["threshold"])),
-                            source=source)
+                            source=source, full_scale=full_scale)
                 for band, c in enumerate(classes, start=1)]
         except (ValueError, KeyError, TypeError) as exc:
             source.close()

@@ -40,6 +40,7 @@ class SummaryData:
     pixel_side: float  # metres (or pixels) of one pixel of these arrays
     metric: bool
     decimation: int  # 1: every pixel
+    full_scale: int  # the stored value of probability 1 (ProbabilityInfo.full_scale)
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def read_summary_data(path: Path, cancel: CancelToken | None = None) -> SummaryD
     # the ground side of one pixel of the arrays (a decimated pixel covers factor² pixels)
     side = georef.pixel_m * math.sqrt(width / shape[1] * height / shape[0])
     return SummaryData(Path(path), info.classes, probabilities, valid, side,
-                       not georef.pixel_space, factor)
+                       not georef.pixel_space, factor, info.full_scale)
 
 
 def summarize(data: SummaryData, thresholds: dict[str, float], min_area_m2: float = 0.0,
@@ -117,7 +118,8 @@ def summarize(data: SummaryData, thresholds: dict[str, float], min_area_m2: floa
     for band, cls in enumerate(data.classes):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        threshold = threshold_to_byte(thresholds.get(cls.name, cls.threshold))
+        threshold = threshold_to_byte(thresholds.get(cls.name, cls.threshold),
+                                      data.full_scale)
         mask = (data.probabilities[band] >= threshold) & data.valid
         role = cls.kind
         if role == "objects":

@@ -33,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "predict", help="segment images into probability rasters",
         description="Run the U-Net with a sliding window over each IMAGE and write "
-                    "OUTDIR/<name>_probabilities.tif (one 0-255 band per class).")
+                    "OUTDIR/<name>_probabilities.tif (one uint8 band per class: "
+                    "probability × 254, band scale 1/254 so GIS tools read 0-1, "
+                    "nodata 255 where nothing was predicted).")
     parser.add_argument("images", nargs="+", metavar="IMAGE", type=as_source,
                         help="raster files, or GDAL paths such as /vsis3/bucket/scene.tif")
     parser.add_argument("-o", "--outdir", required=True, type=Path, metavar="OUTDIR")

@@ -33,13 +33,12 @@ class SceneOutput:
     def __enter__(self) -> SceneOutput:
         stack = self._stack.__enter__()
         try:
-            stack.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True))
             tmp = stack.enter_context(atomic_path(self.scene.output, ".tif"))
             self.dst = stack.enter_context(rasterio.open(tmp, "w", **self.scene.profile))
         except BaseException:
             self._stack.close()
             raise
-        self.writer = BlockWriter(self.dst, self.scene.region, self.scene.masked, self.on_block)
+        self.writer = BlockWriter(self.dst, self.scene.region, self.on_block)
         return self
 
     def write(self, core: Window, probabilities: np.ndarray | None,

@@ -17,6 +17,7 @@ import torch
 from unet_gis.inference.choices import BACKEND_CHOICES
 from unet_gis.inference.device import DeviceChoice, select_device
 from unet_gis.model.checkpoint import LoadedModel
+from unet_gis.raster.probability import to_stored
 
 
 class Backend(Protocol):
@@ -27,8 +28,9 @@ class Backend(Protocol):
 
     def infer(self, tiles: np.ndarray, pad_to: int | None = None) -> np.ndarray:
         """``(N, bands, H, W)`` float32 model inputs to ``(N, classes, H, W)`` uint8
-        probabilities (0-255).  ``pad_to`` asks for a constant batch size (fast GPU
-        kernels are tuned per shape); padding tiles are dropped from the result."""
+        probabilities (``round(p * FULL_SCALE)``, 0-254).  ``pad_to`` asks for a constant
+        batch size (fast GPU kernels are tuned per shape); padding tiles are dropped from
+        the result."""
         ...
 
 
@@ -69,9 +71,9 @@ class TorchBackend:
             if self.tta:
                 mean = self._augmented_mean(stacked[:count])
             else:
-                # sigmoid in fp32: bf16 has too few mantissa bits for 0-255 steps
+                # sigmoid in fp32: bf16 has too few mantissa bits for 0-254 steps
                 mean = torch.sigmoid(self.network(stacked)[:count].float())
-            probabilities = (mean * 255.0 + 0.5).to(torch.uint8)
+            probabilities = to_stored(mean).to(torch.uint8)
         return probabilities.cpu().numpy()
 
     def _augmented_mean(self, tiles: torch.Tensor) -> torch.Tensor:

@@ -127,9 +127,9 @@ def predict(image: str | Path, output: str | Path, model: LoadedModel,
         # on the model's grid first; with --output-grid input, a temporary beside the
         # output (atomic_path removes it with the rest) that is then resampled back
         written = final.with_name(final.name + ".model-grid.tif") if back_to_input else final
-        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB), \
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), \
                 rasterio.open(written, "w", **run.profile) as dst:
-            writer = BlockWriter(dst, run.region, run.masked, on_block)
+            writer = BlockWriter(dst, run.region, on_block)
             try:
                 skipped = run_pipeline(reader, writer, backend, run.spec.tile,
                                        run.spec.halo, run.region,
@@ -244,7 +244,7 @@ def _touches(core: Window, geometry: Any, grid: Grid) -> bool:
 
 
 def infer_tiles(backend: Backend, batch: list[TileData], batch_size: int) -> list[np.ndarray]:
-    """Run one batch; return each tile's core probabilities as uint8 (0-255)."""
+    """Run one batch; return each tile's core probabilities as uint8 (0-254)."""
     stacked = np.stack([t.image for t in batch])  # type: ignore[misc]
     probabilities = backend.infer(stacked, pad_to=batch_size)
     results = []

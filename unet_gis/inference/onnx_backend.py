@@ -25,6 +25,7 @@ import torch
 from unet_gis.errors import UserError
 from unet_gis.inference.device import DeviceChoice
 from unet_gis.model.checkpoint import LoadedModel
+from unet_gis.raster.probability import to_stored
 
 log = logging.getLogger(__name__)
 OPSET = 17
@@ -94,4 +95,4 @@ class OnnxBackend:
     def infer(self, tiles: np.ndarray, pad_to: int | None = None) -> np.ndarray:
         logits = self.session.run(None, {"tiles": np.ascontiguousarray(tiles, np.float32)})[0]
         probabilities = 1.0 / (1.0 + np.exp(-logits.astype(np.float32)))
-        return np.asarray(probabilities * 255.0 + 0.5, dtype=np.uint8)
+        return np.asarray(to_stored(probabilities), dtype=np.uint8)

@@ -12,10 +12,11 @@ from rasterio.windows import Window
 from unet_gis.inference.plan import RunPlan
 from unet_gis.inference.progress import CancelToken, check
 from unet_gis.raster.grid import build_overviews, overview_factors
-from unet_gis.raster.probability import tag_probability_raster
+from unet_gis.raster.probability import NODATA, tag_probability_raster
 
 BlockCallback = Callable[[Window, np.ndarray, "np.ndarray | None"], None]
-"""Called on the writer thread with (window in the output, uint8 probabilities, valid mask)."""
+"""Called on the writer thread with (window in the output, uint8 probabilities with
+:data:`~unet_gis.raster.probability.NODATA` where not valid, valid mask or None)."""
 
 
 class CoreSink(Protocol):
@@ -28,9 +29,9 @@ class CoreSink(Protocol):
 class BlockWriter:
     """Owns the output dataset; every core is written once, from a single thread."""
 
-    def __init__(self, dst: DatasetWriter, region: Window, masked: bool,
+    def __init__(self, dst: DatasetWriter, region: Window,
                  on_block: BlockCallback | None) -> None:
-        self.dst, self.region, self.masked, self.on_block = dst, region, masked, on_block
+        self.dst, self.region, self.on_block = dst, region, on_block
 
     def write(self, core: Window, probabilities: np.ndarray | None,
               valid: np.ndarray | None) -> None:
@@ -38,14 +39,10 @@ class BlockWriter:
         window = Window(core.col_off - self.region.col_off, core.row_off - self.region.row_off,
                         core.width, core.height)
         shape = (self.dst.count, int(core.height), int(core.width))
-        data = np.zeros(shape, np.uint8) if probabilities is None else probabilities
-        if valid is not None:
-            data = np.where(valid, data, 0).astype(np.uint8)
+        data = np.full(shape, NODATA, np.uint8) if probabilities is None else probabilities
+        if valid is not None:  # invalid pixels hold the raster's nodata value, not a mask
+            data = np.where(valid, data, NODATA).astype(np.uint8)
         self.dst.write(data, window=window)
-        if self.masked:
-            mask = np.full(shape[1:], 255, np.uint8) if valid is None else (
-                valid.astype(np.uint8) * 255)
-            self.dst.write_mask(mask, window=window)
         if self.on_block is not None:
             self.on_block(window, data, valid)
 

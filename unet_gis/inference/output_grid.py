@@ -4,8 +4,9 @@ The engine always works on the model's grid (the input resampled to the model's 
 bounds and CRS).  By default the probability raster stays on that grid: it keeps exactly
 what the model saw (centerlines and small vehicles of a 1 m scene are traced at 0.3 m) and
 stays small for very sharp imagery.  With ``input`` the finished raster is resampled back
-(bilinear; the mask by nearest), block by block through a warped view, so memory stays
-flat, and raster algebra against the input lines up pixel for pixel.
+(bilinear over valid pixels only; nodata where most of the source was nodata), block by
+block through a warped view, so memory stays flat, and raster algebra against the input
+lines up pixel for pixel.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rasterio.windows import transform as window_transform
 from unet_gis.inference.plan import RunPlan
 from unet_gis.inference.progress import CancelToken, check
 from unet_gis.raster.grid import Grid, build_overviews, overview_factors
+from unet_gis.raster.probability import NODATA
 
 BLOCK = 512
 
@@ -43,24 +45,25 @@ def resample_to_input(model_grid: Path, out_path: Path, run: RunPlan,
     region = input_region(run)
     transform = window_transform(region, source.transform)
     width, height = int(region.width), int(region.height)
+    # the source's nodata (255) is left out of the bilinear weights, so probabilities
+    # next to nodata come from valid pixels only; the alpha band is the share of valid
+    # source pixels under each output pixel
     with rasterio.open(model_grid) as src, \
             WarpedVRT(src, crs=src.crs, transform=transform, width=width, height=height,
-                      resampling=Resampling.bilinear, add_alpha=run.masked) as view:
+                      resampling=Resampling.bilinear, src_nodata=NODATA, nodata=NODATA,
+                      add_alpha=run.masked) as view:
         profile = dict(run.profile, width=width, height=height, transform=transform,
                        crs=src.crs, blockxsize=BLOCK, blockysize=BLOCK)
-        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), \
-                rasterio.open(out_path, "w", **profile) as dst:
+        with rasterio.open(out_path, "w", **profile) as dst:
             for row in range(0, height, BLOCK):
                 for col in range(0, width, BLOCK):
                     check(cancel)
                     window = Window(col, row, min(BLOCK, width - col), min(BLOCK, height - row))
                     data = view.read(list(range(1, src.count + 1)), window=window)
-                    if run.masked:  # the warped alpha: the source's mask, resampled
+                    if run.masked:  # valid where most of the source under it was valid
                         valid = view.read(src.count + 1, window=window) > 127
-                        dst.write(np.where(valid, data, 0).astype(np.uint8), window=window)
-                        dst.write_mask(valid.astype(np.uint8) * 255, window=window)
-                    else:
-                        dst.write(data, window=window)
+                        data = np.where(valid, data, NODATA).astype(np.uint8)
+                    dst.write(data, window=window)
             dst.update_tags(**src.tags())
             dst.scales, dst.offsets = src.scales, src.offsets
             for band in range(1, src.count + 1):

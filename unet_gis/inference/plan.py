@@ -44,7 +44,7 @@ class RunPlan:
     plan: GridPlan
     bands: BandChoice
     scaler: InputScaler
-    masked: bool  # the output needs a mask band (input nodata or a vector AOI)
+    masked: bool  # some output pixels are nodata (input nodata or a vector AOI)
     region: Window  # in working-grid pixels
     geometry: Any | None  # AOI geometry in the grid's CRS
     profile: dict[str, Any]

@@ -1,11 +1,19 @@
 """The probability raster: the canonical output of a run, and the contract between steps.
 
 A probability raster is a tiled GeoTIFF with one ``uint8`` band per class holding
-``round(probability * 255)``.  Band descriptions are the class names; the dataset tags
-carry the classes (name, colour, default threshold) and the full model spec as JSON.
-Pixels that were not predicted (input nodata, outside the area of interest) are marked in
-the dataset's internal mask band (``read_masks() == 0``), so every value 0-255 remains a
-valid probability.  Masks and vectors are derived from it; the app re-thresholds it live.
+``round(probability * FULL_SCALE)`` (0-254; band scale ``1/FULL_SCALE``, offset 0, so GIS
+tools that honour them read 0-1).  Band descriptions are the class names; the dataset tags
+carry the classes (name, colour, default threshold) and the model spec's essentials as JSON.
+Pixels that were not predicted (input nodata, outside the area of interest) hold
+:data:`NODATA` (255), the raster's nodata value, so ``read_masks() == 0`` there.  A nodata
+value rather than an internal mask band, because QGIS shows a GeoTIFF's per-dataset mask
+as an extra alpha band (a 2-class raster opened as 3 bands).  Masks and vectors are
+derived from it; the app re-thresholds it live.
+
+Rasters written before nodata (band scale 1/255, values 0-255, invalid pixels in an
+internal mask) still read correctly: readers take the full scale from the file's band
+scale (:func:`full_scale_of`) and the invalid pixels from ``read_masks``, which covers
+both nodata and masks.
 """
 
 from __future__ import annotations
@@ -13,13 +21,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
 import rasterio
 from rasterio.io import DatasetReader, DatasetWriter
 
 from unet_gis.errors import UserError
 from unet_gis.model.spec import ClassSpec, ModelSpec
+
+if TYPE_CHECKING:
+    import torch
 
 CLASSES_TAG = "UNET_GIS_CLASSES"
 SPEC_TAG = "UNET_GIS_SPEC"
@@ -30,6 +42,37 @@ SOURCE_TAG = "UNET_GIS_SOURCE"
 DEVICE_TAG = "UNET_GIS_DEVICE"  # where and in which precision the model ran
 MODEL_TAG = "UNET_GIS_MODEL"  # the model's name and the SHA-256 of its checkpoint file
 
+#: The stored value of probability 1: probabilities are stored as round(p * FULL_SCALE).
+FULL_SCALE = 254
+#: The nodata value of a probability raster: above every stored probability.
+NODATA = 255
+#: The full scale of rasters written before :data:`NODATA` (band scale 1/255 or none).
+LEGACY_FULL_SCALE = 255
+
+_Probabilities = TypeVar("_Probabilities", np.ndarray, "torch.Tensor")
+
+
+def to_stored(probabilities: _Probabilities) -> _Probabilities:
+    """``probabilities`` (0-1, floating point) scaled so that truncating them to ``uint8``
+    (``.astype(np.uint8)``, ``.to(torch.uint8)``) gives ``round(p * FULL_SCALE)``: the one
+    rule every backend stores probabilities by.  Never :data:`NODATA`, even at p = 1."""
+    return probabilities * float(FULL_SCALE) + 0.5
+
+
+def to_probability(stored: np.ndarray, full_scale: int) -> np.ndarray:
+    """Stored values (or sums of them) back to probabilities, for a raster whose
+    probability 1 is stored as ``full_scale`` (:attr:`ProbabilityInfo.full_scale`)."""
+    return np.asarray(stored, np.float64) / full_scale
+
+
+def full_scale_of(dataset: DatasetReader) -> int:
+    """The stored value of probability 1 in ``dataset``, from its band scale: 254 for
+    today's rasters (scale 1/254), 255 for older ones (scale 1/255, or none at all)."""
+    scale = dataset.scales[0] if dataset.scales else 1.0
+    if scale and 0.0 < scale < 1.0 and 1 <= round(1.0 / scale) <= LEGACY_FULL_SCALE:
+        return int(round(1.0 / scale))
+    return LEGACY_FULL_SCALE
+
 
 @dataclass(frozen=True)
 class ProbabilityInfo:
@@ -39,6 +82,7 @@ class ProbabilityInfo:
     spec_json: str | None
     pixel_space: bool
     source: str | None
+    full_scale: int = FULL_SCALE  # the stored value of probability 1 (255 in old rasters)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -57,6 +101,7 @@ def probability_profile(spec: ModelSpec, block: int) -> dict[str, Any]:
     """GeoTIFF creation options for a probability raster (CRS/transform/size added later)."""
     return {
         "driver": "GTiff", "dtype": "uint8", "count": len(spec.classes), "tiled": True,
+        "nodata": NODATA,  # not an internal mask: QGIS would show it as an extra band
         # deflate level 1: ~7x faster than the default level 6 for ~15 % more bytes, so the
         # single writer keeps up with a GPU (benchmarks/bench_cluster.py measures both)
         "blockxsize": block, "blockysize": block, "compress": "deflate", "zlevel": 1,
@@ -74,7 +119,7 @@ def tag_probability_raster(dst: DatasetWriter, spec: ModelSpec, source: str | No
 
     Metadata stays small and portable: the spec without its training record (that stays
     in the model file), the input's name without the machine's folders.  Bands get scale
-    1/255 and offset 0, so GIS tools that honour them show probabilities 0-1.
+    ``1/FULL_SCALE`` and offset 0, so GIS tools that honour them show probabilities 0-1.
     """
     classes = [{"name": c.name, "color": list(c.color), "threshold": c.threshold,
                 "role": c.kind} for c in spec.classes]
@@ -84,7 +129,7 @@ def tag_probability_raster(dst: DatasetWriter, spec: ModelSpec, source: str | No
             SPEC_TAG: json.dumps(essentials, sort_keys=True)}
     if source:
         tags[SOURCE_TAG] = source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
-    dst.scales = tuple(1 / 255 for _ in spec.classes)
+    dst.scales = tuple(1 / FULL_SCALE for _ in spec.classes)
     dst.offsets = tuple(0.0 for _ in spec.classes)
     if device:
         tags[DEVICE_TAG] = device
@@ -115,7 +160,7 @@ def read_probability_info(dataset: DatasetReader) -> ProbabilityInfo:
         raise UserError(f"{name} should have one uint8 band per class "
                         f"({len(classes)}), found {dataset.count} {dataset.dtypes[0]} bands.")
     return ProbabilityInfo(classes, tags.get(SPEC_TAG), PIXEL_SPACE_TAG in tags,
-                           tags.get(SOURCE_TAG))
+                           tags.get(SOURCE_TAG), full_scale_of(dataset))
 
 
 def open_probability_raster(path: str | Path) -> tuple[DatasetReader, ProbabilityInfo]:
@@ -131,13 +176,16 @@ def open_probability_raster(path: str | Path) -> tuple[DatasetReader, Probabilit
         raise
 
 
-def threshold_to_byte(threshold: float) -> int:
+def threshold_to_byte(threshold: float, full_scale: int = FULL_SCALE) -> int:
     """The smallest stored value that counts as "at or above" ``threshold``: the one rule
     the app's overlay, the vectorizer, the mask writer and ``evaluate`` all use.
+    ``full_scale`` is the raster's (:attr:`ProbabilityInfo.full_scale`; old rasters 255).
 
     A stored 0 is never "above" a threshold, not even a threshold of 0, so that a class
-    mask at 0 is "any probability at all" and not the whole raster.
+    mask at 0 is "any probability at all" and not the whole raster.  Stored
+    :data:`NODATA` is above every threshold of today's rasters: callers drop it with
+    ``read_masks`` (as they must for old rasters' masks).
     """
     if not 0.0 <= threshold <= 1.0:
         raise UserError(f"Thresholds are probabilities between 0 and 1, got {threshold}.")
-    return max(1, int(round(threshold * 255)))
+    return max(1, int(round(threshold * full_scale)))

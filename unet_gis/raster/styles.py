@@ -82,7 +82,8 @@ def _text(root: ET.Element) -> str:
 
 
 def probability_qml(classes: Sequence[ClassSpec]) -> str:
-    """QML: the display class's band (values 0-1 through the band's scale) as a ramp."""
+    """QML: the display class's band (values 0-1 through the band's scale) as a ramp;
+    nodata (nothing predicted) stays transparent through the raster's nodata value."""
     band, cls = display_class(classes)
     root = _qgis_root()
     renderer = _pipe(root, {"type": "singlebandpseudocolor", "band": str(band),

@@ -35,7 +35,8 @@ _STEPS = ((0, 1), (1, 0), (1, 1), (1, -1))
 
 @dataclass
 class LinePieces:
-    """Lines from all tiles, with probability sums/counts and road half-widths at ends."""
+    """Lines from all tiles, with stored-probability sums, pixel counts and road
+    half-widths at ends."""
 
     coords: list[FloatArray] = field(default_factory=list)
     sums: list[float] = field(default_factory=list)
@@ -136,7 +137,7 @@ def skeleton_lines(mask: BoolArray, prob: ByteArray, tile: Tile, gap_px: float,
     coords, index = shapely.get_coordinates(lines, return_index=True)
     r = np.floor(coords[:, 1]).astype(np.intp) - tile.row0
     c = np.floor(coords[:, 0]).astype(np.intp) - tile.col0
-    values = prob[r, c].astype(np.float64) / 255.0
+    values = prob[r, c].astype(np.float64)  # stored bytes: scored in LayerBuilder
     sums = np.bincount(index, weights=values, minlength=len(lines))
     counts = np.bincount(index, minlength=len(lines)).astype(np.float64)
     splits = np.flatnonzero(np.diff(index)) + 1

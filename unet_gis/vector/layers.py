@@ -23,6 +23,7 @@ import shapely
 
 from unet_gis.inference.progress import CancelToken, check
 from unet_gis.model.spec import ClassSpec
+from unet_gis.raster.probability import FULL_SCALE, to_probability
 from unet_gis.vector.export import LayerSchema, LayerStore
 from unet_gis.vector.measure import FloatArray, GeomArray, Georef
 from unet_gis.vector.options import VectorizeOptions, VectorSummary
@@ -100,8 +101,10 @@ def _table(cls: str, geoms: GeomArray, columns: Mapping[str, FloatArray],
                             crs=crs)
 
 
-def _scores(sums: FloatArray, counts: FloatArray) -> FloatArray:
-    return np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+def _scores(sums: FloatArray, counts: FloatArray, full_scale: int) -> FloatArray:
+    """Mean probabilities (0-1) from sums of stored probabilities and pixel counts."""
+    means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+    return np.asarray(to_probability(means, full_scale))
 
 
 class LayerBuilder:
@@ -109,8 +112,10 @@ class LayerBuilder:
 
     def __init__(self, georef: Georef, options: VectorizeOptions,
                  thresholds: Mapping[str, float], classes: Iterable[ClassSpec],
-                 cancel: CancelToken | None, scene: str = "") -> None:
+                 cancel: CancelToken | None, scene: str = "",
+                 full_scale: int = FULL_SCALE) -> None:
         self.georef = georef
+        self.full_scale = full_scale  # the raster's stored value of probability 1
         self.scene = scene
         self.options = options
         self.thresholds = dict(thresholds)
@@ -141,7 +146,7 @@ class LayerBuilder:
         # instances arrive cleaned and simplified per component (polygons.instance_pieces)
         instances = cls in self.objects
         geoms, scores = clean_polygons(
-            geoms, _scores(sums, counts),
+            geoms, _scores(sums, counts, self.full_scale),
             0.0 if instances else self.georef.px2(self.options.min_area_m2),
             0.0 if instances else self.georef.px(self.options.simplify_m))
         check(self.cancel)
@@ -161,7 +166,7 @@ class LayerBuilder:
             return
         length = shapely.length(self.georef.to_metric(self.georef.to_map(geoms)))
         columns = {"length_m": _rounded("length_m", length),
-                   "score": _rounded("score", _scores(sums, counts))}
+                   "score": _rounded("score", _scores(sums, counts, self.full_scale))}
         self._append(store, f"{cls}_centerlines", _table(cls, geoms, columns, self.georef))
         self.totals["centerline_m"] += float(columns["length_m"].sum())
 

@@ -76,7 +76,8 @@ def write_class_mask(dataset: DatasetReader, info: ProbabilityInfo,
                     ids = np.zeros((int(win.height), int(win.width)), dtype=np.uint8)
                     for cls in order:
                         band = info.band_of(cls)
-                        hit = threshold(dataset.read(band, window=win), thresholds[cls])
+                        hit = threshold(dataset.read(band, window=win), thresholds[cls],
+                                        info.full_scale)
                         ids[hit] = band
                     if has_nodata:
                         ids[dataset.read_masks(1, window=win) == 0] = NODATA

@@ -3,8 +3,8 @@
 A *tile* is a core window of the raster plus a margin on every side.  Work that needs
 context (vehicle splitting, skeletons) looks at the whole tile but keeps only what belongs
 to the core, so each result is produced exactly once and memory stays bounded by the tile
-size, whatever the raster size.  Outside the raster and where the raster's mask says
-nodata, probabilities read as 0 (below any threshold).
+size, whatever the raster size.  Outside the raster and at nodata (the raster's nodata
+value, or an older raster's mask), probabilities read as 0 (below any threshold).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from rasterio.io import DatasetReader
 from rasterio.windows import Window
 from scipy import ndimage
 
-from unet_gis.raster.probability import threshold_to_byte
+from unet_gis.raster.probability import FULL_SCALE, threshold_to_byte
 
 BoolArray = NDArray[np.bool_]
 ByteArray = NDArray[np.uint8]
@@ -117,9 +117,11 @@ def read_tiles(dataset: DatasetReader, bands: Sequence[int],
             for tile in tiles]
 
 
-def threshold(probabilities: ByteArray, value: float) -> BoolArray:
-    """Pixels at or above probability ``value`` (nodata, stored as 0, never is)."""
-    return np.asarray(probabilities >= threshold_to_byte(value))
+def threshold(probabilities: ByteArray, value: float,
+              full_scale: int = FULL_SCALE) -> BoolArray:
+    """Pixels at or above probability ``value`` in bytes whose probability 1 is
+    ``full_scale`` (nodata, read as 0 by :func:`read_tiles`, never is)."""
+    return np.asarray(probabilities >= threshold_to_byte(value, full_scale))
 
 
 def fill_small_holes(mask: BoolArray, max_px: float) -> BoolArray:

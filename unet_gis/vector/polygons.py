@@ -8,8 +8,9 @@ watershed) on the whole tile, and each instance is kept by the tile whose core h
 centroid, so it is produced once and whole as long as it is smaller than the margin.
 
 All geometries are in global pixel coordinates (see :mod:`unet_gis.vector.measure`).
-Each piece carries the sum and count of its probabilities so that merged pieces get the
-exact mean probability (``score``).
+Each piece carries the sum of its stored probabilities (bytes, see
+:mod:`unet_gis.raster.probability`) and its pixel count, so that merged pieces get the
+exact mean probability (``score``, turned into 0-1 by the layer builder).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ SPLIT_DEPTH_PX = 1.0
 
 @dataclass
 class Pieces:
-    """Polygons with the probability sum and pixel count behind each (a growing table).
+    """Polygons with the stored-probability sum and pixel count behind each (a growing
+    table).
 
     ``bottom`` flags the pieces that touch the bottom seam of their tile: only those can
     continue into the next strip of tiles.
@@ -88,13 +90,13 @@ def _polygonise(labels: NDArray[np.int32], row0: int, col0: int,
 
 def _label_stats(labels: NDArray[np.int32], prob: ByteArray,
                  count: int) -> tuple[FloatArray, FloatArray]:
-    """Probability sum (0..1 scale) and pixel count of each label 1..count."""
+    """Sum of stored probabilities and pixel count of each label 1..count."""
     flat = labels.ravel()
     inside = np.flatnonzero(flat)
     label = flat[inside]
     sums = np.bincount(label, weights=prob.ravel()[inside], minlength=count + 1)
     counts = np.bincount(label, minlength=count + 1).astype(np.float64)
-    return sums[1:] / 255.0, counts[1:]
+    return sums[1:].astype(np.float64), counts[1:]
 
 
 def _box_areas(labels: NDArray[np.int32]) -> FloatArray:
@@ -215,7 +217,7 @@ def instance_pieces(mask: BoolArray, prob: ByteArray, tile: Tile, out: Pieces,
             continue
         geoms[big] = _simplify_together(geoms[big], simplify_px)
         values = prob[box][rr, cc].astype(np.float64)
-        sums = np.bincount(part, weights=values, minlength=n + 1)[1:] / 255.0
+        sums = np.bincount(part, weights=values, minlength=n + 1)[1:]
         out.add(geoms[keep], sums[keep], size[keep])
 
 

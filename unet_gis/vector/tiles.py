@@ -36,6 +36,7 @@ class TileWork:
     simplify_px: float
     gap_px: float
     hole_px: float
+    full_scale: int  # the stored value of probability 1 (ProbabilityInfo.full_scale)
 
 
 @dataclass
@@ -60,7 +61,7 @@ def process_tile(work: TileWork, tile: Tile, block: ByteArray) -> TileResult:
     """Pieces of ``tile`` from its ``(bands, h + 2m, w + 2m)`` probabilities."""
     result = TileResult()
     for prob, (name, value) in zip(block, work.thresholds, strict=True):
-        mask = threshold(prob, value)
+        mask = threshold(prob, value, work.full_scale)
         whole = result.whole[name] = Pieces()
         if name in work.instances:
             instance_pieces(mask, prob, tile, whole, work.min_px, work.simplify_px)

@@ -77,7 +77,7 @@ def vectorize(prob_path: str | Path, out_path: str | Path,
             raise UserError(f"{prob_path.name} has no coordinate system, and GeoJSON must "
                             "be longitude/latitude; write a GeoPackage or Shapefile instead.")
         builder = LayerBuilder(georef, options, thresholds, info.classes, cancel,
-                               scene=scene_name(prob_path))
+                               scene=scene_name(prob_path), full_scale=info.full_scale)
         bands = [info.band_of(name) for name in thresholds]
         px = georef.px
         seams = {n: SeamMerger() for n in thresholds if n not in builder.objects}
@@ -88,7 +88,7 @@ def vectorize(prob_path: str | Path, out_path: str | Path,
         work = TileWork(tuple(thresholds.items()), builder.objects,
                         frozenset(networks), georef.px2(options.min_area_m2),
                         px(options.simplify_m), px(options.gap_m),
-                        georef.px2(CENTERLINE_HOLE_M2))
+                        georef.px2(CENTERLINE_HOLE_M2), info.full_scale)
         reporter = ProgressReporter("vectorizing", tile_count(
             dataset.width, dataset.height, options.window) + 1, progress)
         workers = worker_count(options.workers, dataset.width * dataset.height)

@@ -250,7 +250,7 @@ class MapCanvas(QWidget):
         return fetch
 
     def _class_fetch(self, layer: ResultLayer, source: RasterSource) -> Fetch:
-        threshold = threshold_to_byte(layer.threshold)
+        threshold = threshold_to_byte(layer.threshold, layer.full_scale)
         band, color = layer.band, layer.color
 
         def fetch(level: int, tx: int, ty: int, mode: str) -> QImage | None:
@@ -278,7 +278,7 @@ class MapCanvas(QWidget):
         """The live overlay of a running job: only blocks that arrived are re-rendered."""
         preview = layer.preview
         assert preview is not None
-        threshold = threshold_to_byte(layer.threshold)
+        threshold = threshold_to_byte(layer.threshold, layer.full_scale)
         key = (id(preview), layer.band, threshold, layer.color)
         state = self._previews.get(layer.id)
         if state is None or state.key != key:

@@ -15,6 +15,7 @@ from typing import Any
 from unet_gis.app.canvas.render import PreviewRaster
 from unet_gis.app.canvas.sources import RasterSource, Stretch, default_bands
 from unet_gis.app.geo import Bounds
+from unet_gis.raster.probability import FULL_SCALE
 
 _ids = itertools.count(1)
 
@@ -83,6 +84,7 @@ class ResultLayer(Layer):
     preview: PreviewRaster | None = None
     run_id: int | None = None  # the run that is filling the preview
     opacity: float = 0.75
+    full_scale: int = FULL_SCALE  # the stored value of probability 1 (255 in old rasters)
 
     @property
     def kind(self) -> str:
