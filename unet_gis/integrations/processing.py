@@ -104,18 +104,21 @@ def aoi_bounds(bounds: Bounds | None) -> Bounds | None:
 
 
 def engine_options(device: int = 0, precision: int = 0, extent: Bounds | None = None,
-                   tile: int = 0) -> EngineOptions:
+                   tile: int = 0, aoi: str | Path | None = None) -> EngineOptions:
     """:class:`EngineOptions` from the dialog: device and precision as indices into
-    :data:`DEVICE_CHOICES` / :data:`PRECISION_CHOICES`, an optional extent, and a tile
-    size (0: the model's).  Outputs are replaced, as Processing's save dialog promised."""
+    :data:`DEVICE_CHOICES` / :data:`PRECISION_CHOICES`, an optional extent, a tile size
+    (0: the model's) and an optional AOI vector file (its polygons; the host clips them
+    to the extent when there is one, so the file wins).  Outputs are replaced, as
+    Processing's save dialog promised."""
     from unet_gis.inference.aoi import Aoi
     from unet_gis.inference.engine import EngineOptions
 
     bounds = aoi_bounds(extent)
+    area = (Aoi(path=Path(aoi)) if aoi else
+            Aoi(bounds=bounds) if bounds is not None else None)
     return EngineOptions(device=choice(DEVICE_CHOICES, device, "The device"),
                          precision=choice(PRECISION_CHOICES, precision, "The precision"),
-                         aoi=Aoi(bounds=bounds) if bounds is not None else None,
-                         tile=tile or None, overwrite=True)
+                         aoi=area, tile=tile or None, overwrite=True)
 
 
 def parse_threshold_text(text: str) -> tuple[tuple[str, float], ...]:
@@ -128,15 +131,27 @@ def parse_threshold_text(text: str) -> tuple[tuple[str, float], ...]:
         raise UserError(f"Thresholds: {exc}.") from None
 
 
+def parse_class_text(text: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """``vehicle,road`` (or the names) as the CLI's ``--classes`` reads it; blank or
+    ``None``: every class of the raster."""
+    if text is None:
+        return None
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    names = tuple(dict.fromkeys(p.strip() for p in parts if p.strip()))
+    return names or None
+
+
 def vectorize_options(thresholds: str = "", min_area_m2: float | None = None,
-                      simplify_m: float | None = None,
-                      centerlines: bool = True) -> VectorizeOptions:
+                      simplify_m: float | None = None, centerlines: bool = True,
+                      classes: str | Sequence[str] | None = None) -> VectorizeOptions:
     """:class:`VectorizeOptions` for a GeoPackage; ``None`` keeps the library's default,
-    blank thresholds keep the model's (stored in the probability raster)."""
+    blank thresholds keep the model's (stored in the probability raster), blank classes
+    take every class of the raster."""
     from unet_gis.vector.options import VectorizeOptions
 
     defaults = VectorizeOptions()
     return VectorizeOptions(
+        classes=parse_class_text(classes),
         thresholds=parse_threshold_text(thresholds), centerlines=centerlines,
         min_area_m2=defaults.min_area_m2 if min_area_m2 is None else min_area_m2,
         simplify_m=defaults.simplify_m if simplify_m is None else simplify_m,
@@ -145,17 +160,19 @@ def vectorize_options(thresholds: str = "", min_area_m2: float | None = None,
 
 def thresholds_in_use(prob_path: str | Path,
                       options: VectorizeOptions) -> tuple[tuple[str, float, bool], ...]:
-    """(class, threshold, whether the user set it) for every class of the raster: the
-    model's thresholds from its metadata unless ``options`` overrides them."""
+    """(class, threshold, whether the user set it) for every class of the raster (or
+    those ``options.classes`` picks): the model's thresholds from its metadata unless
+    ``options`` overrides them."""
     from unet_gis.raster.probability import open_probability_raster
 
     dataset, info = open_probability_raster(prob_path)
     with dataset:
         overrides = dict(options.thresholds)
-        for name in overrides:
+        for name in (*overrides, *(options.classes or ())):
             info.band_of(name)  # an unknown class: the same message as the vectorizer's
         return tuple((c.name, overrides.get(c.name, c.threshold), c.name in overrides)
-                     for c in info.classes)
+                     for c in info.classes
+                     if options.classes is None or c.name in options.classes)
 
 
 def describe_thresholds(used: Sequence[tuple[str, float, bool]]) -> str:

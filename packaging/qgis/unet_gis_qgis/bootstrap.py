@@ -6,7 +6,10 @@ variable or the ``unet_gis/pythonpath`` QGIS setting (several folders: separated
 ``os.pathsep``).  Those folders go to the *front* of ``sys.path`` through
 ``site.addsitedir`` (so ``.pth`` files, editable installs included, work): the
 environment's numpy must win over any copy QGIS ships, as its compiled packages (pandas,
-rasterio, torch) were built against it.  Pure Python: only :func:`report` imports qgis.
+rasterio, torch) were built against it.  In QGIS's process the plugin imports only
+unet-gis's light modules (choices, defaults, the parameter mapping: no numpy, GDAL or
+GEOS); the engine runs in a worker process (:mod:`unet_gis.integrations.worker`) started
+with :func:`worker_python`.  Pure Python: only :func:`report` imports qgis.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from typing import Any
 
 ENV_VAR = "UNET_GIS_PYTHONPATH"
 SETTING = "unet_gis/pythonpath"
+#: The interpreter that runs the engine (the worker), when discovery would pick another.
+PYTHON_ENV_VAR = "UNET_GIS_PYTHON"
+PYTHON_SETTING = "unet_gis/python"
 #: The module the plugin needs; a unet-gis too old to have it is "missing" too.
 PROBE = "unet_gis.integrations.processing"
 LOG_TAG = "unet-gis"
@@ -66,6 +72,75 @@ def qgis_python() -> str:
         if candidate.is_file():
             return str(candidate)
     return "python3"
+
+
+def environment_python(site_dir: str) -> str | None:
+    """The interpreter of the environment whose ``site-packages`` is ``site_dir``: a venv
+    or conda environment (``lib/pythonX.Y/site-packages``, on Windows
+    ``Lib/site-packages``), if it has one."""
+    folder = Path(site_dir)
+    if folder.name != "site-packages":
+        return None
+    posix, windows = folder.parents[2] if len(folder.parents) > 2 else None, folder.parents[1]
+    candidates = [windows / "Scripts" / "python.exe", windows / "python.exe"]
+    if posix is not None:
+        version = folder.parent.name  # pythonX.Y
+        candidates[:0] = [posix / "bin" / version, posix / "bin" / "python3",
+                          posix / "bin" / "python"]
+    return next((str(c) for c in candidates if c.is_file()), None)
+
+
+def worker_python(environ: Mapping[str, str], setting: str | None = None,
+                  paths: Iterable[str] = ()) -> str:
+    """The Python that runs the engine's worker: ``UNET_GIS_PYTHON``, else the
+    ``unet_gis/python`` setting, else the interpreter of the first environment named by
+    ``UNET_GIS_PYTHONPATH`` (or its setting) that has one, else QGIS's own Python."""
+    for chosen in (environ.get(PYTHON_ENV_VAR, "").strip(), (setting or "").strip()):
+        if chosen:
+            return chosen
+    for path in paths:
+        found = environment_python(path)
+        if found is not None:
+            return found
+    return qgis_python()
+
+
+#: Run by the worker's Python: the configured folders (argv[1]) go to the front of
+#: ``sys.path`` as :func:`add_site_dirs` puts them (``.pth`` files count), then the worker.
+WORKER_START = (
+    "import os, site, sys\n"
+    "paths = [p for p in sys.argv[1].split(os.pathsep) if os.path.isdir(p)]\n"
+    "for path in paths:\n"
+    "    before = list(sys.path); site.addsitedir(path)\n"
+    "    added = [e for e in sys.path if e not in before] or [path]\n"
+    "    sys.path[:] = added + [e for e in sys.path if e not in added]\n"
+    "from unet_gis.integrations.worker import main\n"
+    "sys.exit(main(sys.argv[2:]))\n")
+
+#: Variables of QGIS's own Python and GDAL that would mislead another interpreter and
+#: the GDAL/PROJ the unet-gis wheels bring (they find their own data).
+FOREIGN_VARIABLES = ("PYTHONHOME", "PYTHONPATH", "GDAL_DRIVER_PATH", "GDAL_DATA", "PROJ_LIB",
+                     "PROJ_DATA")
+
+
+def worker_command(python: str, paths: Iterable[str], request: str) -> list[str]:
+    """The command line that runs ``request`` (JSON) in the worker, stdin watched."""
+    return [python, "-c", WORKER_START, os.pathsep.join(paths), "--watch-stdin", request]
+
+
+def worker_environment(environ: Mapping[str, str], python: str) -> dict[str, str]:
+    """The worker's variables: QGIS's own, without :data:`FOREIGN_VARIABLES` when the
+    worker is another interpreter than QGIS's; QGIS's Python keeps them (its
+    ``PYTHONPATH`` may be how it finds unet-gis) but ``GDAL_DRIVER_PATH`` (plugins built
+    for QGIS's GDAL would crash the wheels')."""
+    env = dict(environ)
+    ours = qgis_python()
+    same = (Path(python).resolve() == Path(ours).resolve()
+            if Path(python).exists() and Path(ours).exists() else python == ours)
+    for name in FOREIGN_VARIABLES if not same else ("GDAL_DRIVER_PATH",):
+        env.pop(name, None)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
 
 
 def missing_message(error: BaseException, paths: list[str], missing: list[str]) -> str:
