@@ -264,3 +264,47 @@ def test_vector_polygons_are_filled_inside_only(qtbot: Any, tmp_path: Path) -> N
     column = tinted[int(below[1]):h - 40, int(below[0])]
     assert not column.any(), "fill leaks below the polygon"
     assert red.any()
+
+
+def test_tiles_arriving_while_others_load_repaint_at_most_once_an_interval(
+        qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A paint per arriving tile kept the GUI thread busy during zooms; the last tile of a
+    frame still repaints at once, so a complete frame is not delayed."""
+    from unet_gis.app.canvas import view as view_module
+
+    canvas = MapCanvas(LayerStack())
+    qtbot.addWidget(canvas)
+    canvas.resize(300, 200)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    qtbot.waitUntil(lambda: canvas.frames > 0)
+    monkeypatch.setattr(view_module, "REPAINT_INTERVAL_MS", 300)
+    loading = {"busy": True}
+    monkeypatch.setattr(type(canvas.loader), "busy", property(lambda _: loading["busy"]))
+    canvas.repaint()
+    before = canvas.frames
+    for _ in range(10):  # ten tiles arrive, others still loading
+        canvas.loader.changed.emit()
+        qtbot.wait(5)
+    assert canvas.frames == before  # none painted yet: the interval is not over
+    qtbot.waitUntil(lambda: canvas.frames == before + 1, timeout=2000)  # then one paint
+    qtbot.wait(350)
+    assert canvas.frames == before + 1
+    loading["busy"] = False  # the frame's last tile: painted at once
+    canvas.loader.changed.emit()
+    qtbot.waitUntil(lambda: canvas.frames == before + 2, timeout=100)
+
+
+def test_tiles_are_premultiplied_argb_for_the_paint_engine() -> None:
+    from PySide6.QtGui import QImage
+
+    from unet_gis.app.canvas.tiles import rgba_to_qimage
+
+    rgba = np.zeros((2, 3, 4), np.uint8)
+    rgba[0, 0] = (200, 100, 50, 255)
+    rgba[1, 2] = (200, 100, 50, 0)  # transparent
+    image = rgba_to_qimage(rgba)
+    assert image.format() == QImage.Format.Format_ARGB32_Premultiplied
+    assert (image.width(), image.height()) == (3, 2)
+    assert image.pixelColor(0, 0).getRgb() == (200, 100, 50, 255)
+    assert image.pixelColor(2, 1).alpha() == 0

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 
-from unet_gis.app.geo import ViewState, metres_per_pixel, scale_bar
+from unet_gis.app.geo import ViewState, scale_bar
 
 HINT = ("Open imagery with File → Open (Ctrl+O), or drop files here.\n"
         "Shift+drag on the map draws an extent for a run.")
@@ -30,8 +28,9 @@ def draw_hint(painter: QPainter, rect: QRectF) -> None:
     painter.restore()
 
 
-def draw_scale_bar(painter: QPainter, view: ViewState, crs: Any) -> None:
-    length_px, label = scale_bar(metres_per_pixel(view, crs), view.res)
+def draw_scale_bar(painter: QPainter, view: ViewState, metres_per_px: float | None) -> None:
+    """The bar for ``metres_per_px`` (:func:`metres_per_pixel`; ``None``: pixel space)."""
+    length_px, label = scale_bar(metres_per_px, view.res)
     if length_px <= 0:
         return
     x0, y0 = 12.0, view.height - 14.0

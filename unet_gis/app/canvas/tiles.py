@@ -78,10 +78,15 @@ class LruCache:
 
 
 def rgba_to_qimage(rgba: np.ndarray) -> QImage:
-    """(h, w, 4) uint8 -> an owning QImage (safe to create on any thread)."""
+    """(h, w, 4) uint8 -> an owning QImage (safe to create on any thread).
+
+    Premultiplied ARGB32, the raster paint engine's own format: converted once here, on the
+    loader's thread, instead of at every draw on the GUI thread (RGBA8888 tiles made each
+    scaled, smoothed draw about twice as slow)."""
     rgba = np.ascontiguousarray(rgba)
     h, w = rgba.shape[:2]
-    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+    image = QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888)
+    return image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
 
 
 class _Signals(QObject):

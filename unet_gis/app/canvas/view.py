@@ -27,7 +27,7 @@ from unet_gis.app.canvas.sources import TILE, DisplayGrid, RasterSource
 from unet_gis.app.canvas.tiles import LruCache, TileLoader, rgba_to_qimage
 from unet_gis.app.canvas.tool import CanvasTool, Overlay
 from unet_gis.app.canvas.vectors import VectorData, draw_vector, load_vector
-from unet_gis.app.geo import Bounds, ViewState, ground_aspect, intersects
+from unet_gis.app.geo import Bounds, ViewState, ground_aspect, intersects, metres_per_pixel
 from unet_gis.app.layers.model import (
     ImageLayer,
     LayerEvent,
@@ -39,6 +39,10 @@ from unet_gis.raster.probability import threshold_to_byte
 
 Fetch = Callable[[int, int, int, str], "QImage | None"]  # mode: get, peek, prefetch
 PREFETCH_MAX = 96  # tiles per layer queued after a complete frame
+#: While tiles on screen still load, arrivals repaint at most this often; the last one
+#: repaints at once. Each paint redraws every visible tile, so a paint per arrival (20-30 a
+#: zoom step) kept the GUI thread busy and starved the loaders of CPU.
+REPAINT_INTERVAL_MS = 40
 BACKGROUND = QColor(236, 236, 232)
 
 
@@ -65,7 +69,12 @@ class MapCanvas(QWidget):
         qtcompat.ensure()
         self.stack = stack
         self.loader = loader or TileLoader(parent=self)
-        self.loader.changed.connect(self.update)
+        self.loader.changed.connect(self._on_tiles)
+        self._painted_at = 0.0  # perf_counter() at the last paint
+        self._repaint = QTimer(self)
+        self._repaint.setSingleShot(True)
+        self._repaint.timeout.connect(self.update)
+        self._scale: tuple[object, float | None] | None = None  # view key, metres per pixel
         self._rendered = LruCache(96 * 2**20)
         self._previews: dict[int, _Preview] = {}
         self._view = ViewState(width=max(1, self.width()), height=max(1, self.height()))
@@ -133,8 +142,26 @@ class MapCanvas(QWidget):
         self.update()
 
     # --- painting ---------------------------------------------------------------------
+    def _on_tiles(self) -> None:
+        """Tiles arrived: repaint now if the frame can be complete or none was painted for a
+        while, else once the interval is over."""
+        waited_ms = (time.perf_counter() - self._painted_at) * 1000.0
+        if not self.loader.busy or waited_ms >= REPAINT_INTERVAL_MS:
+            self.update()
+        elif not self._repaint.isActive():
+            self._repaint.start(max(1, int(REPAINT_INTERVAL_MS - waited_ms)))
+
+    def _metres_per_pixel(self, view: ViewState) -> float | None:
+        """:func:`metres_per_pixel` for the scale bar, recomputed only when the view moves
+        (a geodesic through pyproj: about a millisecond, at every paint before)."""
+        crs = self.stack.crs
+        key = (view, id(crs))
+        if self._scale is None or self._scale[0] != key:
+            self._scale = (key, metres_per_pixel(view, crs))
+        return self._scale[1]
+
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
-        start = time.perf_counter()
+        start = self._painted_at = time.perf_counter()
         if self._view.aspect != self.map_aspect():  # a vector layer's extent became known
             self._view = replace(self._view, aspect=self.map_aspect())
         painter = QPainter(self)
@@ -165,7 +192,7 @@ class MapCanvas(QWidget):
         if not len(self.stack):
             draw_hint(painter, QRectF(self.rect()))
         if len(self.stack):
-            draw_scale_bar(painter, view, self.stack.crs)
+            draw_scale_bar(painter, view, self._metres_per_pixel(view))
         painter.end()
         if pending == 0:
             for grid, fetch in tiled:
@@ -191,9 +218,16 @@ class MapCanvas(QWidget):
         dpr = self.devicePixelRatioF()  # sharp on HiDPI
         level = grid.level_for(view.res_x / dpr, view.res / dpr)
         pending = 0
+        # display pixel -> screen: the grid and the view are both north-up
+        t = grid.transform
+        sx, ox = t.a / view.res_x, (t.c - view.cx) / view.res_x + view.width / 2.0
+        sy, oy = -t.e / view.res, (view.cy - t.f) / view.res + view.height / 2.0
         for tx, ty in grid.tiles(level, view.bounds):
             window, _ = grid.tile_window(level, tx, ty)
-            target = self._screen_rect(grid.window_bounds(window))
+            col, row = window.col_off, window.row_off
+            target = QRectF(QPointF(ox + sx * col, oy + sy * row),
+                            QPointF(ox + sx * (col + window.width),
+                                    oy + sy * (row + window.height)))
             failures = self.loader.failed_hits
             image = fetch(level, tx, ty, "get")
             if image is not None:
