@@ -49,6 +49,7 @@ from unet_gis.model.spec import Architecture, default_spec
 from unet_gis.model.unet import build_unet
 from unet_gis.model.zoo import default_model_path
 from unet_gis.raster.grid import tile_windows
+from unet_gis.raster.probability import to_stored
 
 
 def load_model(path: str | None, width: int | None, tile: int | None = None) -> LoadedModel:
@@ -146,7 +147,7 @@ def monai_seconds(model: LoadedModel, image: Path, device: DeviceChoice) -> floa
         logits = sliding_window_inference(data, roi_size=(spec.tile, spec.tile),
                                           sw_batch_size=2, predictor=network, overlap=0.25,
                                           mode="gaussian")
-    probabilities = (torch.sigmoid(logits.float()) * 255 + 0.5).to(torch.uint8).numpy()[0]
+    probabilities = to_stored(torch.sigmoid(logits.float())).to(torch.uint8).numpy()[0]
     with tempfile.TemporaryDirectory() as tmp, rasterio.open(
             Path(tmp) / "monai.tif", "w", driver="GTiff", width=probabilities.shape[2],
             height=probabilities.shape[1], count=2, dtype="uint8", tiled=True,

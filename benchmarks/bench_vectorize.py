@@ -44,6 +44,7 @@ from unet_gis.model.spec import default_spec
 from unet_gis.raster.probability import (
     probability_profile,
     tag_probability_raster,
+    to_stored,
 )
 
 BLOCK = 512
@@ -118,7 +119,7 @@ def generate(path: Path, size: int, seed: int = 0) -> int:
                     inside = (np.abs(rows - r) < half_r) & (np.abs(cols - c) < half_c)
                     vehicle_p[inside] = 0.93
                 block = np.stack([road_p, vehicle_p])
-                dst.write(np.clip(np.round(block * 255), 0, 255).astype(np.uint8),
+                dst.write(to_stored(np.clip(block, 0.0, 1.0)).astype(np.uint8),
                           window=Window(col, row, cols.shape[1], len(rows)))
         tag_probability_raster(dst, default_spec(), source=None, pixel_space=False)
     return len(cars)

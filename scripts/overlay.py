@@ -18,6 +18,8 @@ import rasterio
 from PIL import Image
 from rasterio.enums import Resampling
 
+from unet_gis.raster.probability import full_scale_of, threshold_to_byte
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -30,14 +32,16 @@ def main() -> None:
         scale = min(1.0, args.max_side / max(prob.width, prob.height))
         shape = (max(1, int(prob.height * scale)), max(1, int(prob.width * scale)))
         bands = prob.read(out_shape=(prob.count, *shape), resampling=Resampling.average)
+        valid = prob.read_masks(1, out_shape=shape) > 0  # nodata (or an old raster's mask)
         classes = json.loads(prob.tags()["UNET_GIS_CLASSES"])
+        full_scale = full_scale_of(prob)
     with Image.open(args.image) if args.image.suffix.lower() in (".png", ".jpg", ".jpeg") \
             else _rasterio_rgb(args.image) as picture:
         rgb = np.asarray(picture.convert("RGB").resize(shape[::-1], Image.Resampling.BILINEAR),
                          np.float32)
     out = rgb.copy()
     for band, cls in zip(bands, classes, strict=True):
-        on = band >= cls["threshold"] * 255
+        on = (band >= threshold_to_byte(cls["threshold"], full_scale)) & valid
         colour = np.asarray(cls["color"], np.float32)
         out[on] = 0.45 * out[on] + 0.55 * colour
     args.out.parent.mkdir(parents=True, exist_ok=True)

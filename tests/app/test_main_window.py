@@ -17,7 +17,7 @@ from tests.conftest import random_rgb
 from unet_gis.app.geo import ViewState
 from unet_gis.app.layers.model import ImageLayer, ResultLayer, VectorLayer
 from unet_gis.app.main_window import MainWindow
-from unet_gis.raster.probability import threshold_to_byte
+from unet_gis.raster.probability import FULL_SCALE, threshold_to_byte
 
 RUN_TIMEOUT_MS = 90_000
 
@@ -79,7 +79,7 @@ def test_open_and_run_overlay_matches_probability_raster(
     with rasterio.open(output) as dataset:
         band = dataset.read(1)
     # thresholds inside this random model's range, so that both kinds of pixel occur
-    low, high = (round(np.percentile(band, q) / 255 * 100) for q in (35, 65))
+    low, high = (round(np.percentile(band, q) / FULL_SCALE * 100) for q in (35, 65))
     high = max(high, low + 1)
     slider = window.layers_panel.rows[road.id].slider
     slider.setValue(low)
@@ -240,7 +240,7 @@ def test_export_writes_files_and_adds_them_as_layers(
     ended: list[str] = []
     window.exports.exportEnded.connect(ended.append)
     with rasterio.open(probabilities) as dataset:  # thresholds that find something
-        road, vehicle = (float(np.percentile(b, 50)) / 255 for b in dataset.read())
+        road, vehicle = (float(np.percentile(b, 50)) / FULL_SCALE for b in dataset.read())
     request = ExportRequest(probabilities, tmp_path / "out" / "scene.gpkg", "gpkg",
                             ("road", "vehicle"), (("road", road), ("vehicle", vehicle)),
                             centerlines=True, min_area_m2=0.0)

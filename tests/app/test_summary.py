@@ -17,7 +17,7 @@ from tests.conftest import PROJECTED, UTM_11N, random_rgb, tiny_spec
 from unet_gis.app.main_window import MainWindow
 from unet_gis.app.summary import Summary, read_summary_data, summarize
 from unet_gis.model.spec import ClassSpec
-from unet_gis.raster.probability import tag_probability_raster
+from unet_gis.raster.probability import FULL_SCALE, tag_probability_raster
 
 # names that say nothing: what each class is comes from its role
 CLASSES = (ClassSpec("lane", (255, 170, 0), 0.5, role="network"),
@@ -43,7 +43,7 @@ def scene(tmp_path: Path) -> Path:
         bands[1, 100:108, 20 + 30 * i:28 + 30 * i] = 220
     bands[1, 150:158, 20:28] = 100  # a sixth, below 0.5
     bands[1, 180, 250] = 250  # a speck under the 2 m² minimum area
-    bands[2, 120:160, 200:250] = 255  # a pond of 2000 px (180 m²)
+    bands[2, 120:160, 200:250] = 254  # a pond of 2000 px (180 m²)
     return write_probabilities(tmp_path / "scene_probabilities.tif", bands)
 
 
@@ -107,8 +107,8 @@ def test_summary_after_a_run_follows_the_sliders(
     assert road.path == summaries[-1].path
     with rasterio.open(road.path) as dataset:  # a threshold inside this random model's range
         band = dataset.read(1)
-    everything = int(band.min() / 255 * 100)  # below every pixel: all road
-    fewer = round(float(np.percentile(band, 65)) / 255 * 100)
+    everything = int(band.min() / FULL_SCALE * 100)  # below every pixel: all road
+    fewer = round(float(np.percentile(band, 65)) / FULL_SCALE * 100)
 
     def settle(value: int) -> dict[str, Any]:
         count = len(summaries)

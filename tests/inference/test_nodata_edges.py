@@ -16,6 +16,7 @@ from unet_gis.inference.engine import EngineOptions, predict
 from unet_gis.model.checkpoint import LoadedModel, load_checkpoint
 from unet_gis.model.zoo import default_model_path
 from unet_gis.raster.io import fill_nodata
+from unet_gis.raster.probability import threshold_to_byte
 
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "samples" / \
     "spacenet_vegas_img0.tif"
@@ -70,7 +71,7 @@ def test_no_false_roads_along_no_data_wedges(tmp_path: Path) -> None:
         road_unwarped = np.zeros_like(road_warped)
         reproject(c.read(1), road_unwarped, src_transform=c.transform, src_crs=c.crs,
                   dst_transform=w.transform, dst_crs=w.crs, resampling=Resampling.nearest)
-    level = model.spec.classes[0].threshold * 255
+    level = threshold_to_byte(model.spec.classes[0].threshold)
     near_wedge = valid & (ndimage.distance_transform_edt(valid) <= 2.0 / 0.3)  # 2 m
     # road the unwarped scene has nowhere near (3 m): a road that runs into the wedge may
     # come out a little wider at its end, but no new road may appear along the wedge

@@ -20,7 +20,7 @@ from unet_gis.inference.engine import EngineOptions, predict
 from unet_gis.inference.precision import native_bf16_units, resolve_cpu_precision
 from unet_gis.model.checkpoint import LoadedModel, load_checkpoint
 from unet_gis.model.zoo import default_model_path
-from unet_gis.raster.probability import DEVICE_TAG
+from unet_gis.raster.probability import DEVICE_TAG, threshold_to_byte
 
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "samples" / \
     "spacenet_vegas_img0.tif"
@@ -116,7 +116,7 @@ def test_bf16_probabilities_match_fp32(tmp_path: Path, bundled: LoadedModel) -> 
     assert difference.max() > 0  # the two really ran in different precisions
     assert (difference <= 2).mean() >= 0.999
     for band, cls in enumerate(bundled.spec.classes):
-        level = cls.threshold * 255
+        level = threshold_to_byte(cls.threshold)
         masks = [results[n][band] >= level for n in ("fp32", "bf16")]
         assert (masks[0] != masks[1]).mean() <= 0.002, cls.name
 
