@@ -29,6 +29,7 @@ from qgis.core import (
     QgsProcessingFeedback,
     QgsProcessingOutputLayerDefinition,
     QgsProject,
+    QgsRaster,
     QgsRasterLayer,
     QgsVectorLayer,
     QgsWkbTypes,
@@ -119,14 +120,24 @@ def check_progress(values: list[float]) -> None:
     assert all(0.0 <= v <= 100.0 for v in values)
 
 
-def check_layers(uris: list[str], crs: str) -> dict[str, QgsVectorLayer]:
-    """Every layer valid, in ``crs``, with its fields; by key (vehicles, roads, ...)."""
+SINKS = {"VEHICLES": "vehicles", "ROADS": "roads", "ROAD_CENTERLINES": "road_centerlines"}
+
+
+def sink_files(folder: Path) -> dict[str, str]:
+    """The three feature sinks as GeoPackages in ``folder``."""
+    return {name: str(folder / f"{key}.gpkg") for name, key in SINKS.items()}
+
+
+def check_layers(result: dict[str, Any], crs: str,
+                 layers_of: Callable[[str], QgsVectorLayer] | None = None
+                 ) -> dict[str, QgsVectorLayer]:
+    """Every sink valid, in ``crs``, with its fields; by key (vehicles, roads, ...)."""
     layers = {}
-    for uri in uris:
-        layer = QgsVectorLayer(uri, "result", "ogr")
-        assert layer.isValid(), uri
+    for name, key in SINKS.items():
+        value = result[name]
+        layer = layers_of(value) if layers_of else QgsVectorLayer(value, key, "ogr")
+        assert layer.isValid(), value
         assert layer.crs().authid() == crs
-        key = uri.split("layername=")[1].split("_", 1)[1]
         names = set(layer.fields().names())
         if layer.geometryType() == QgsWkbTypes.LineGeometry:
             assert names >= LINE_FIELDS, (key, names)
@@ -171,10 +182,15 @@ def test_segment_raster_writes_a_styled_probability_raster_in_the_input_crs(
     assert layer.isValid()
     assert layer.crs().authid() == crs_of(crop)
     spec = load_spec(default_model_path())
-    # one band per class (QGIS adds the GeoTIFF's internal mask as one more)
+    # exactly one band per class: invalid pixels are nodata, not a mask QGIS would show
+    # as one more band (the crop of the sample has an alpha band)
+    assert layer.bandCount() == len(spec.classes)
     names = [layer.bandName(band) for band in range(1, layer.bandCount() + 1)]
-    assert names[:len(spec.classes)] == [f"Band {i}: {c.name}"
-                                         for i, c in enumerate(spec.classes, start=1)]
+    assert names == [f"Band {i}: {c.name}" for i, c in enumerate(spec.classes, start=1)]
+    provider = layer.dataProvider()
+    assert [provider.sourceNoDataValue(b) for b in (1, 2)] == [255.0, 255.0]
+    values = provider.identify(layer.extent().center(), QgsRaster.IdentifyFormatValue)
+    assert all(0.0 <= v <= 1.0 for v in values.results().values())  # through the scale
     assert output.with_suffix(".qml").is_file()
     assert layer.renderer().type() == "singlebandpseudocolor"  # the .qml, not RGB bands
     check_progress(feedback.progress)
@@ -184,11 +200,12 @@ def test_segment_raster_writes_a_styled_probability_raster_in_the_input_crs(
 def test_vectorize_uses_the_model_thresholds_and_writes_every_layer(
         probabilities: tuple[Path, Recorder], crop: Path, tmp_path: Path) -> None:
     feedback = Recorder()
-    output = tmp_path / "vectors.gpkg"
-    result = run("vectorizeprobabilities", {"INPUT": str(probabilities[0]),
-                                            "OUTPUT": str(output)}, feedback)
-    assert result["OUTPUT"] == str(output) and output.is_file()
-    layers = check_layers(result["LAYERS"], crs_of(crop))
+    sinks = sink_files(tmp_path)
+    result = run("vectorizeprobabilities", {"INPUT": str(probabilities[0]), **sinks},
+                 feedback)
+    assert all(result[name] == path for name, path in sinks.items())
+    assert "OUTPUT" not in result  # no GeoPackage of every layer unless asked for
+    layers = check_layers(result, crs_of(crop))
     spec = load_spec(default_model_path())
     expected = ", ".join(f"{c.name} {c.threshold:.2f} (model)" for c in spec.classes)
     assert f"Thresholds: {expected}" in feedback.infos
@@ -201,10 +218,28 @@ def test_thresholds_and_switches_reach_the_vectorizer(
     feedback = Recorder()
     first = load_spec(default_model_path()).classes[0].name
     result = run("vectorizeprobabilities", {
-        "INPUT": str(probabilities[0]), "OUTPUT": str(tmp_path / "v.gpkg"),
+        "INPUT": str(probabilities[0]), **sink_files(tmp_path),
+        "OUTPUT": str(tmp_path / "all.gpkg"),
         "THRESHOLDS": f"{first}=0.5", "CENTERLINES": False, "MIN_AREA": 5.0}, feedback)
     assert any(f"{first} 0.50 (set)" in line for line in feedback.infos)
-    assert not [uri for uri in result["LAYERS"] if uri.endswith("_road_centerlines")]
+    lines = QgsVectorLayer(result["ROAD_CENTERLINES"], "lines", "ogr")
+    assert lines.isValid() and lines.featureCount() == 0  # an empty layer: no centerlines
+    assert QgsVectorLayer(result["ROADS"], "roads", "ogr").featureCount() > 0
+    everything = QgsVectorLayer(f"{result['OUTPUT']}|layername=crop_vehicles", "v", "ogr")
+    assert everything.isValid() and everything.featureCount() > 0
+
+
+def test_classes_pick_the_layers_that_get_features(
+        probabilities: tuple[Path, Recorder], tmp_path: Path) -> None:
+    feedback = Recorder()
+    result = run("vectorizeprobabilities", {
+        "INPUT": str(probabilities[0]), **sink_files(tmp_path), "CLASSES": "vehicle"},
+        feedback)
+    counts = {key: QgsVectorLayer(result[name], key, "ogr").featureCount()
+              for name, key in SINKS.items()}
+    assert counts["vehicles"] > 0 and counts["roads"] == 0 and counts["road_centerlines"] == 0
+    vehicle = next(c for c in load_spec(default_model_path()).classes if c.name == "vehicle")
+    assert f"Thresholds: vehicle {vehicle.threshold:.2f} (model)" in feedback.infos
 
 
 def test_segment_and_vectorize_loads_styled_layers_named_after_the_image(
@@ -223,13 +258,14 @@ def test_segment_and_vectorize_loads_styled_layers_named_after_the_image(
         ours.extend(feedback.progress)
         handleAlgorithmResults(*args)
 
+    temporary = {name: QgsProcessingOutputLayerDefinition("TEMPORARY_OUTPUT", project)
+                 for name in ("PROBABILITIES", *SINKS)}
     result = run("segmentandvectorize", {
-        "INPUT": str(crop), "DEVICE": DEVICE_CHOICES.index("cpu"),
-        "PROBABILITIES": QgsProcessingOutputLayerDefinition("TEMPORARY_OUTPUT", project),
-        "OUTPUT": "TEMPORARY_OUTPUT"}, feedback, context, load)
+        "INPUT": str(crop), "DEVICE": DEVICE_CHOICES.index("cpu"), **temporary},
+        feedback, context, load)
     probabilities = Path(result["PROBABILITIES"])
     assert probabilities.name == "crop_probabilities.tif" and probabilities.is_file()
-    check_layers(result["LAYERS"], crs_of(crop))
+    check_layers(result, crs_of(crop), project.mapLayer)
     check_progress(ours)
     assert 80.0 in ours  # segmenting fills the bar to 80 %, vectorizing the rest
     loaded = {layer.name(): layer for layer in project.mapLayers().values()}
@@ -255,10 +291,10 @@ def test_cancelling_after_the_first_progress_leaves_no_output(
     folder.mkdir()
     parameters: dict[str, Any] = {
         "segmentraster": {"INPUT": str(crop), "OUTPUT": str(folder / "p.tif")},
-        "vectorizeprobabilities": {"INPUT": str(probabilities[0]),
+        "vectorizeprobabilities": {"INPUT": str(probabilities[0]), **sink_files(folder),
                                    "OUTPUT": str(folder / "v.gpkg")},
         "segmentandvectorize": {"INPUT": str(crop), "PROBABILITIES": str(folder / "p.tif"),
-                                "OUTPUT": str(folder / "v.gpkg")},
+                                **sink_files(folder), "OUTPUT": str(folder / "v.gpkg")},
     }[algorithm]
     with pytest.raises(QgsProcessingException, match=f"^{CANCELLED_MESSAGE}$"):
         run(algorithm, parameters, feedback)
@@ -271,12 +307,11 @@ def test_errors_carry_the_cli_one_line_message(plugin: Any, crop: Path,
     with pytest.raises(UserError) as not_probabilities:  # the message the CLI prints
         open_probability_raster(crop)
     with pytest.raises(QgsProcessingException) as info:
-        run("vectorizeprobabilities", {"INPUT": str(crop), "OUTPUT": str(tmp_path / "v.gpkg")},
-            Recorder())
+        run("vectorizeprobabilities", {"INPUT": str(crop), **sink_files(tmp_path)}, Recorder())
     assert str(info.value) == str(not_probabilities.value)
     with pytest.raises(QgsProcessingException, match="^Thresholds: expected CLASS="):
         run("vectorizeprobabilities", {"INPUT": str(crop), "THRESHOLDS": "road=2",
-                                       "OUTPUT": str(tmp_path / "v.gpkg")}, Recorder())
+                                       **sink_files(tmp_path)}, Recorder())
     with pytest.raises(QgsProcessingException, match="does not overlap the raster"):
         run("segmentraster", {"INPUT": str(crop), "OUTPUT": str(tmp_path / "p.tif"),
                               "EXTENT": "0,1,0,1 [EPSG:4326]"}, Recorder())
@@ -294,6 +329,73 @@ def test_an_extent_segments_only_that_part(plugin: Any, crop: Path, tmp_path: Pa
     with rasterio.open(output) as part:
         assert part.width <= CROP // 2 + 64 and part.height <= CROP // 2 + 64
         assert np.isclose(part.bounds.left, full.xMinimum())
+
+
+def test_an_aoi_layer_segments_inside_its_polygons_only(plugin: Any, crop: Path,
+                                                        tmp_path: Path) -> None:
+    """A polygon layer in another CRS (WGS 84) over the crop's top-left quarter: the
+    output covers that quarter (the engine reprojects the polygon)."""
+    from qgis.core import (
+        QgsCoordinateReferenceSystem,
+        QgsCoordinateTransform,
+        QgsFeature,
+        QgsGeometry,
+        QgsProject,
+        QgsRectangle,
+    )
+
+    raster = QgsRasterLayer(str(crop), "crop")
+    full = raster.extent()
+    quarter = QgsRectangle(full.xMinimum(), full.center().y(), full.center().x(),
+                           full.yMaximum())
+    wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
+    transform = QgsCoordinateTransform(raster.crs(), wgs84, QgsProject.instance())
+    aoi = QgsVectorLayer("Polygon?crs=EPSG:4326", "aoi", "memory")
+    feature = QgsFeature()
+    triangle = QgsGeometry.fromPolygonXY([[
+        transform.transform(quarter.xMinimum(), quarter.yMinimum()),
+        transform.transform(quarter.xMaximum(), quarter.yMaximum()),
+        transform.transform(quarter.xMinimum(), quarter.yMaximum())]])
+    feature.setGeometry(triangle)
+    aoi.dataProvider().addFeatures([feature])
+    output = tmp_path / "aoi.tif"
+    run("segmentraster", {"INPUT": str(crop), "OUTPUT": str(output), "AOI": aoi,
+                          "DEVICE": DEVICE_CHOICES.index("cpu")}, Recorder())
+    with rasterio.open(output) as part:  # the polygon's bounds, back in the crop's CRS
+        assert CROP // 2 - 2 <= part.width <= CROP // 2 + 2
+        assert CROP // 2 - 2 <= part.height <= CROP // 2 + 2
+        assert abs(part.bounds.left - full.xMinimum()) < 1.0
+        assert abs(part.bounds.top - full.yMaximum()) < 1.0
+
+
+def test_the_engine_never_loads_into_qgis_s_process(plugin: Any, crop: Path,
+                                                    tmp_path: Path) -> None:
+    """QGIS links its own GDAL and GEOS: the plugin runs the engine in a worker, and
+    loads none of rasterio, shapely, pyogrio or torch itself."""
+    code = (
+        "import os, sys\n"
+        "from qgis.core import QgsApplication\n"
+        "app = QgsApplication([], False); app.initQgis()\n"
+        "sys.path.append(os.path.join(QgsApplication.pkgDataPath(), 'python', 'plugins'))\n"
+        "from processing.core.Processing import Processing\n"
+        "Processing.initialize()\n"
+        "from unet_gis_qgis import classFactory\n"
+        "plugin = classFactory(None); plugin.initProcessing()\n"
+        "import processing\n"
+        f"processing.run('unet-gis:segmentandvectorize', {{'INPUT': {str(crop)!r}, "
+        f"'DEVICE': 1, 'PROBABILITIES': {str(tmp_path / 'p.tif')!r}, "
+        f"'VEHICLES': {str(tmp_path / 'v.gpkg')!r}}})\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'rasterio', 'shapely', 'pyogrio', 'torch', 'geopandas'})\n"
+        "print('HEAVY', heavy, flush=True)\n"
+        "os._exit(0)\n")
+    env = os.environ | {"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path),
+                        "PYTHONPATH": os.pathsep.join([str(ROOT / "packaging" / "qgis"),
+                                                       os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert "HEAVY []" in done.stdout, done.stdout + done.stderr[-3000:]
+    assert QgsVectorLayer(str(tmp_path / "v.gpkg"), "v", "ogr").featureCount() > 0
 
 
 def plugin_alone(tmp_path: Path, plugins: Path | None = None,

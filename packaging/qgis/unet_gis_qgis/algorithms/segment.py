@@ -8,7 +8,7 @@ from qgis.core import QgsProcessingContext, QgsProcessingFeedback
 
 from . import params
 from .base import UnetGisAlgorithm
-from .run import guarded, segment, style_on_load
+from .run import run, style_on_load
 
 
 class SegmentRaster(UnetGisAlgorithm):
@@ -26,11 +26,9 @@ class SegmentRaster(UnetGisAlgorithm):
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        with guarded():
-            request = params.read_segment(self, parameters, context)
-            output = params.probability_output(self, parameters, params.OUTPUT, context,
-                                               request.stem)
-        with guarded(output):
-            segment(request, output, feedback)
+        request = params.read_segment(self, parameters, context)
+        output = params.probability_output(self, parameters, params.OUTPUT, context,
+                                           request.stem)
+        run({"segment": request.job | {"output": str(output)}}, feedback)
         style_on_load(context, output)
         return {params.OUTPUT: str(output)}

@@ -1,4 +1,4 @@
-"""*Vectorize probabilities*: a probability raster -> styled layers in a GeoPackage."""
+"""*Vectorize probabilities*: a probability raster -> vehicles, road polygons, centerlines."""
 
 from __future__ import annotations
 
@@ -9,33 +9,43 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
-    QgsProcessingOutputMultipleLayers,
     QgsProcessingOutputString,
     QgsProcessingParameterRasterLayer,
 )
 
 from . import params
 from .base import UnetGisAlgorithm
-from .run import guarded, load_vector_layers, vectorize
+from .run import fill_sinks, run, vector_workspace
 
 
 def add_vector_outputs(alg: UnetGisAlgorithm) -> None:
-    alg.addOutput(QgsProcessingOutputMultipleLayers(params.LAYERS, "Vector layers"))
+    params.add_vector_outputs(alg)
     alg.addOutput(QgsProcessingOutputString(params.SUMMARY, "Summary"))
+
+
+def vector_results(alg: UnetGisAlgorithm, parameters: dict[str, Any],
+                   context: QgsProcessingContext, result: dict[str, Any],
+                   probabilities: str) -> dict[str, Any]:
+    """The sinks filled from the worker's GeoPackage, the summary, the GeoPackage if
+    the user asked for one."""
+    outputs = fill_sinks(alg, parameters, context, result, probabilities)
+    outputs[params.SUMMARY] = result["summary"]
+    if alg.parameterAsFileOutput(parameters, params.OUTPUT, context):
+        outputs[params.OUTPUT] = result["output"]
+    return outputs
 
 
 class VectorizeProbabilities(UnetGisAlgorithm):
     NAME = "vectorizeprobabilities"
     LABEL = "Vectorize probabilities"
     HELP = ("<p>Turns a probability raster written by Segment raster (or <code>unet-gis "
-            "predict</code>) into vector layers in a GeoPackage. Same as <code>unet-gis "
-            "vectorize</code>.</p>" + params.VECTOR_HELP)
+            "predict</code>) into vehicles, road polygons and road centerlines. Same as "
+            "<code>unet-gis vectorize</code>.</p>" + params.VECTOR_HELP)
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 - QGIS's name
         self.addParameter(QgsProcessingParameterRasterLayer(
             params.INPUT, "Probability raster (from Segment raster)"))
         params.add_vector_inputs(self)
-        params.add_geopackage_output(self)
         add_vector_outputs(self)
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
@@ -43,10 +53,10 @@ class VectorizeProbabilities(UnetGisAlgorithm):
         layer = self.parameterAsRasterLayer(parameters, params.INPUT, context)
         if layer is None:
             raise QgsProcessingException(self.invalidRasterError(parameters, params.INPUT))
-        with guarded():
-            options = params.read_vectorize(self, parameters, context)
-            output = params.geopackage_output(self, parameters, context)
-        with guarded(output):
-            summary = vectorize(Path(layer.source()), output, options, feedback)
-        return {params.OUTPUT: str(output), params.SUMMARY: summary.line(),
-                params.LAYERS: load_vector_layers(context, output, summary)}
+        source = layer.source().split("|")[0]
+        job = params.read_vectorize(self, parameters, context)
+        stem = Path(source).stem.removesuffix(params.PROBABILITY_SUFFIX.removesuffix(".tif"))
+        output = vector_workspace(parameters, params.OUTPUT, context, self, stem or "image")
+        result = run({"vectorize": job | {"probabilities": source, "output": str(output)}},
+                     feedback)
+        return vector_results(self, parameters, context, result["vectorize"], source)
