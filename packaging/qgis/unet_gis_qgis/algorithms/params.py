@@ -76,7 +76,8 @@ SEGMENT_HELP = ("<p><b>Model file</b>: a unet-gis checkpoint; it carries its cla
                 "the output covers its polygons' bounds, and blocks that do not touch a "
                 "polygon are skipped (with an extent too: the polygons' part inside it). "
                 "<b>Probability raster</b>: a tiled GeoTIFF, one band per class "
-                "(0-255 = probability 0-1), in the input's CRS.</p>")
+                "(probability 0-1 through the band scale, no-data where nothing was "
+                "predicted), in the input's CRS.</p>")
 VECTOR_HELP = ("<p><b>Classes</b>: the classes to vectorize, e.g. vehicle (blank: all). "
                "<b>Thresholds</b>: CLASS=P pairs for the classes to override; the others "
                "keep the model's, which the probability raster stores. <b>Minimum polygon "
