@@ -16,6 +16,7 @@ import rasterio
 from unet_gis.inference.engine import EngineOptions, predict
 from unet_gis.model.checkpoint import load_checkpoint, read_metadata
 from unet_gis.model.zoo import default_model_path
+from unet_gis.raster.probability import FULL_SCALE, threshold_to_byte
 from unet_gis.resources import resource_path
 from unet_gis.training.metrics import pixel_scores, relaxed_scores
 from unet_gis.training.rasterize import burn_geometries, read_label_geometries
@@ -62,10 +63,10 @@ def test_bundled_model_finds_the_sample_roads(model_path: Path, tmp_path: Path) 
     truth = burn_geometries(shapes, road_prob.shape[0], road_prob.shape[1], transform) > 0
     valid = np.ones_like(truth)
     valid[int(valid.shape[0] * 1150 / 1300):] = False  # the watermark rows
-    pred = road_prob >= 128
+    pred = road_prob >= threshold_to_byte(0.5)
     recall = pixel_scores(pred, truth, valid).recall
     relaxed = relaxed_scores(pred, truth, 2.0, model.spec.gsd_m, valid)
-    contrast = (road_prob[truth & valid].mean() - road_prob[~truth & valid].mean()) / 255
+    contrast = (road_prob[truth & valid].mean() - road_prob[~truth & valid].mean()) / FULL_SCALE
     assert recall >= MIN_ROAD_RECALL, recall
     assert relaxed.f1 >= MIN_ROAD_RELAXED_F1, relaxed.f1
     assert contrast >= MIN_ROAD_CONTRAST, contrast

@@ -15,6 +15,7 @@ from shapely.geometry import LineString
 
 from unet_gis.cli.main import main
 from unet_gis.model.checkpoint import load_checkpoint
+from unet_gis.raster.probability import FULL_SCALE
 from unet_gis.training.config import load_config
 from unet_gis.training.train import epoch_path, state_path
 
@@ -162,7 +163,7 @@ def test_evaluate_scores_a_perfect_prediction(tmp_path: Path) -> None:
     labels = np.zeros((50, 50), np.uint8)
     labels[20:26, 10:25] = 1
     labels[:, :3] = 255
-    prob = (labels == 1).astype(np.uint8) * 255
+    prob = (labels == 1).astype(np.uint8) * FULL_SCALE
     result = score_class(prob, labels, 0.5, 0.3, True, True, 2.0)
     assert result is not None
     assert result.pixel.iou == 1.0 and result.relaxed is not None and result.relaxed.f1 == 1.0

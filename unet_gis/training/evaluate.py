@@ -100,7 +100,8 @@ class EvalReport:
 def score_class(prob: np.ndarray, labels: np.ndarray, threshold: float, gsd_m: float,
                 relaxed: bool, objects: bool, tolerance_m: float,
                 valid: np.ndarray | None = None) -> ClassResult | None:
-    """Scores of one class plane (``prob`` 0-255, ``labels`` 0/1/255); None if unlabelled."""
+    """Scores of one class plane (``prob`` stored probabilities as ``predict`` writes them,
+    0-254; ``labels`` 0/1/255); None if unlabelled."""
     ok = labels != IGNORE
     if valid is not None:
         ok &= valid
