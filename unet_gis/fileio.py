@@ -33,6 +33,25 @@ def check_output_path(path: Path, overwrite: bool, inputs: tuple[Path, ...] = ()
         raise UserError(f"{path} already exists; pass --overwrite to replace it.")
 
 
+def check_writable_target(path: Path, what: str, folder: bool = False) -> None:
+    """Refuse, before any long work, a ``what`` (an option's name) that cannot be written:
+    a file where a folder is wanted or the other way round, or a place whose nearest
+    existing folder is not writable (missing folders below it are created later)."""
+    if folder and path.exists() and not path.is_dir():
+        raise UserError(f"{what} {path} is a file; it names a folder.")
+    if not folder and path.is_dir():
+        raise UserError(f"{what} {path} is a folder; give a file name.")
+    existing = path if folder else path.parent
+    existing = existing.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"{what} {path}: {existing} is a file, not a folder.")
+    if not os.access(existing, os.W_OK):
+        raise UserError(f"{what} {path}: the folder {existing} is not writable; choose "
+                        "another.")
+
+
 def temporary_prefix(path: Path) -> str:
     """Names of this process's temporaries for ``path``: ``.<stem>.pid<PID>.``."""
     return f".{path.stem}.pid{os.getpid()}."

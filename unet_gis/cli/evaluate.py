@@ -72,8 +72,15 @@ def run(args: argparse.Namespace) -> int:
     )
     from unet_gis.training.thresholds import SWEEP_THRESHOLDS
 
-    if args.json is not None and not args.json.parent.is_dir():  # before the long work
-        raise UserError(f"The folder of --json {args.json} does not exist; create it first.")
+    from unet_gis.fileio import check_writable_target
+
+    if args.json is not None:  # before the long work
+        if not args.json.parent.exists():
+            raise UserError(f"The folder of --json {args.json} does not exist; create it "
+                            "first.")
+        check_writable_target(args.json, "--json")
+    if args.keep is not None:
+        check_writable_target(args.keep, "--keep", folder=True)
     model_path = resolve_model_path(None if args.model == "default" else args.model)
     model = load_checkpoint(model_path)
     settings = EvalSettings(tolerance_m=args.tolerance, device=args.device,
@@ -110,12 +117,27 @@ def _nan_safe(value: object) -> object:
     return str(value)
 
 
+def _mask_values(text: str, option: str) -> tuple[int, ...]:
+    """Comma-separated mask values 0-255 (a one-line error for anything else)."""
+    from unet_gis.errors import UserError
+
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = (-1,)
+    if any(not 0 <= v <= 255 for v in values):
+        raise UserError(f"{option} {text}: expected mask values 0-255 separated by commas.")
+    return values
+
+
 def _single_item(image: Path, labels: Path,
                  args: argparse.Namespace) -> tuple[str, SourceConfig, Path]:
     from unet_gis.errors import UserError
 
     if not image.is_file() or not labels.is_file():
         raise UserError(f"{image if not image.is_file() else labels} does not exist.")
+    # the label folder is found beside the image when relative: give it whole
+    image, labels = image.absolute(), labels.absolute()
     from unet_gis.training.config import SourceConfig
 
     suffix = labels.suffix.lower()
@@ -135,11 +157,11 @@ def _single_item(image: Path, labels: Path,
                 raise UserError("YOLO labels must be named like the image (IMAGE.txt).")
         else:
             cls = args.label_class or "road"
-            values = tuple(int(v) for v in args.values.split(","))
+            values = _mask_values(args.values, "--values")
             source = SourceConfig(name=image.stem, kind="mask", images=(image,), classes=(cls,),
                                   label_dir=labels.parent, gsd_m=args.gsd, split="val",
-                                  values={cls: values}, ignore_values=tuple(
-                                      int(v) for v in args.ignore_values.split(",") if v))
+                                  values={cls: values}, ignore_values=_mask_values(
+                                      args.ignore_values, "--ignore-values"))
             if labels.stem != image.stem:
                 raise UserError("The mask must have the image's name in another folder.")
     return (source.name, source, image)

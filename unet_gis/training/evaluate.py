@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -154,7 +155,7 @@ def predict_probabilities(model: LoadedModel, image: Path, workdir: Path,
         valid = src.read_masks(1) > 0
     if settings.keep_probabilities is not None:
         settings.keep_probabilities.mkdir(parents=True, exist_ok=True)
-        output.replace(settings.keep_probabilities / output.name)
+        shutil.move(output, settings.keep_probabilities / output.name)  # maybe another disk
     return prob, valid, result.seconds, result.pixels
 
 
