@@ -61,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     from unet_gis.errors import UserError
+    from unet_gis.fileio import check_writable_target
     from unet_gis.model.checkpoint import load_checkpoint
     from unet_gis.model.zoo import resolve_model_path
     from unet_gis.training.config import load_config
@@ -71,8 +72,6 @@ def run(args: argparse.Namespace) -> int:
         format_table,
     )
     from unet_gis.training.thresholds import SWEEP_THRESHOLDS
-
-    from unet_gis.fileio import check_writable_target
 
     if args.json is not None:  # before the long work
         if not args.json.parent.exists():
