@@ -42,7 +42,7 @@ def check_writable_target(path: Path, what: str, folder: bool = False) -> None:
     if not folder and path.is_dir():
         raise UserError(f"{what} {path} is a folder; give a file name.")
     existing = path if folder else path.parent
-    existing = existing.absolute()
+    existing = existing.resolve()
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():

@@ -94,3 +94,56 @@ def test_evaluate_keeps_rasters_on_another_disk(capsys, tmp_path: Path, monkeypa
     code, errors, _ = _run(capsys, *_evaluate(tiny_checkpoint, *scene, "--keep", keep))
     assert (code, errors) == (0, [])
     assert (keep / "s_probabilities.tif").is_file()
+
+
+def _must_not_run(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> None:
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"{name} ran before the outputs were checked")
+
+    monkeypatch.setattr(module, name, never)
+
+
+@pytest.mark.parametrize("vector, fragment", [
+    ("exists.gpkg", "already exists"),              # found after the whole prediction
+    ("image.tif/v.gpkg", "is a file, not a folder"),
+])
+def test_predict_checks_its_vector_output_before_predicting(
+        capsys, tmp_path: Path, monkeypatch, tiny_checkpoint: Path, vector: str,
+        fragment: str) -> None:
+    import unet_gis.inference.engine as engine
+
+    image = write_geotiff(tmp_path / "image.tif", random_rgb(32, 32))
+    (tmp_path / "exists.gpkg").write_bytes(b"")
+    out = tmp_path / "out"
+    out.mkdir()
+    _must_not_run(monkeypatch, engine, "predict")
+    code, errors, _ = _run(capsys, "predict", image, "-o", out, "--model", tiny_checkpoint,
+                           "--device", "cpu", "--quiet", "--vector", tmp_path / vector)
+    assert code == 1 and len(errors) == 1 and fragment in errors[0], errors
+
+
+@pytest.mark.parametrize("name", ["../escaped", "/tmp/abs", "a/b", ".."])
+def test_mosaic_name_stays_in_outdir(capsys, tmp_path: Path, tiny_checkpoint: Path,
+                                     name: str) -> None:
+    # NAME went into the path as given: --mosaic ../x wrote x.vrt beside OUTDIR
+    image = write_geotiff(tmp_path / "tile.tif", random_rgb(32, 32))
+    out = tmp_path / "out"
+    out.mkdir()
+    code, errors, _ = _run(capsys, "predict", image, "--mosaic", name, "-o", out, "--model",
+                           tiny_checkpoint, "--device", "cpu", "--quiet")
+    assert code == 1 and len(errors) == 1 and "plain name" in errors[0], errors
+    assert sorted(p.name for p in tmp_path.rglob("*.vrt")) == []
+
+
+def test_train_checks_its_output_before_training(capsys, tmp_path: Path,
+                                                 monkeypatch) -> None:
+    import unet_gis.training.runner as runner
+
+    config = tmp_path / "c.toml"
+    config.write_text('[model]\nclasses = ["road"]\n')
+    (tmp_path / "folder").mkdir()
+    monkeypatch.setattr("unet_gis.training.config.load_config", lambda *a, **k: None)
+    _must_not_run(monkeypatch, runner, "run_training")
+    code, errors, _ = _run(capsys, "train", config, "-o", tmp_path / "folder",
+                           "--device", "cpu")
+    assert code == 1 and len(errors) == 1 and "is a folder" in errors[0], errors

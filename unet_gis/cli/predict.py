@@ -76,7 +76,11 @@ def _inputs(args: argparse.Namespace, outdir: Path) -> list[RasterSource]:
     from unet_gis.raster.mosaic import build_mosaic, expand_inputs
 
     if args.mosaic is not None:
-        vrt = outdir / f"{args.mosaic}.vrt"
+        name = args.mosaic
+        if not name or name in (".", "..") or any(c in name for c in "/\\:"):
+            raise UserError(f"--mosaic {name}: give a plain name (no folders); the mosaic "
+                            "is written in OUTDIR.")
+        vrt = outdir / f"{name}.vrt"
         check_output_path(vrt, args.overwrite)
         return [build_mosaic([str(i) for i in args.images], vrt)]
     images: list[RasterSource] = []
@@ -101,6 +105,12 @@ def run(args: argparse.Namespace) -> int:
     if not outdir.is_dir():
         raise UserError(f"The output folder {outdir} does not exist; create it first.")
     args.images = _inputs(args, outdir)
+    if args.vector is not None:  # before predicting, not after
+        from unet_gis.fileio import check_output_path, check_writable_target
+
+        check_writable_target(args.vector, "--vector")
+        for image in args.images:
+            check_output_path(_vector_target(args, image), args.overwrite)
     model = load_checkpoint(resolve_model_path(args.model))
     options = EngineOptions(device=args.device, precision=args.precision, tta=args.tta,
                             backend=args.backend,
@@ -171,11 +181,16 @@ def _predict_on_cluster(args: argparse.Namespace, model: LoadedModel,
     return predict_scenes_on_cluster(scenes, model, options, progress=bar, cluster=args.cluster)
 
 
-def _vectorize(args: argparse.Namespace, image: RasterSource, probabilities: Path) -> None:
-    from unet_gis.vector.vectorize import vectorize
-
+def _vector_target(args: argparse.Namespace, image: RasterSource) -> Path:
     target: Path = args.vector
     if len(args.images) > 1:
         target = target.with_name(f"{target.stem}_{source_stem(image)}{target.suffix}")
+    return target
+
+
+def _vectorize(args: argparse.Namespace, image: RasterSource, probabilities: Path) -> None:
+    from unet_gis.vector.vectorize import vectorize
+
+    target = _vector_target(args, image)
     bar = None if args.quiet else ProgressBar(f"{source_name(image)} vectors")
     report_summary(vectorize(probabilities, target, options_from_args(args), progress=bar))

@@ -42,6 +42,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resume and args.init:
         raise UserError("Use either --resume (continue a run) or --init (fine-tune), not both.")
+    from unet_gis.fileio import check_writable_target
+
+    check_writable_target(args.output, "-o")  # before the training, not after its epoch
     overrides = {"steps_per_epoch": args.steps_per_epoch} if args.steps_per_epoch else None
     config = load_config(args.config, args.data_root, overrides)
     log_file = _open_log(args.log) if args.log else None
