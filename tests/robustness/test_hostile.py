@@ -147,3 +147,79 @@ def test_train_checks_its_output_before_training(capsys, tmp_path: Path,
     code, errors, _ = _run(capsys, "train", config, "-o", tmp_path / "folder",
                            "--device", "cpu")
     assert code == 1 and len(errors) == 1 and "is a folder" in errors[0], errors
+
+
+def test_a_failed_gui_run_leaves_no_empty_results_folder(tmp_path: Path, tiny_model) -> None:
+    # `gui BROKEN.tif --run` left an empty BROKEN_unet_gis folder beside the image
+    from unet_gis.app.jobs import RunRequest, run_model
+    from unet_gis.errors import UserError
+    from unet_gis.inference.progress import CancelToken
+
+    good = write_geotiff(tmp_path / "good.tif", random_rgb(256, 256))
+    broken = tmp_path / "broken.tif"
+    data = good.read_bytes()
+    broken.write_bytes(data[: len(data) // 3])
+    folder = tmp_path / "broken_unet_gis"
+    request = RunRequest(image=broken, output=folder / "broken_probabilities.tif",
+                         device="cpu", tile=128, halo=32)
+    with pytest.raises(UserError):
+        run_model(request, tiny_model, lambda progress: None, CancelToken(),
+                  lambda *args: None)
+    assert not folder.exists()
+
+
+def test_overview_child_keeps_library_warnings_off_stderr(tmp_path: Path) -> None:
+    # a raster without georeferencing printed rasterio's NotGeoreferencedWarning (2 lines)
+    import warnings
+
+    import rasterio
+
+    from unet_gis.app.overview_build import child_main, temporary_paths
+
+    path = tmp_path / "plain.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=256, height=256, count=1,
+                       dtype="uint8") as dst:
+        dst.write(np.zeros((1, 256, 256), np.uint8))
+
+    class Results(list):  # type: ignore[type-arg]
+        put = list.append
+
+    results = Results()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        child_main(str(path), [2], str(temporary_paths(path)[0]), results)
+    assert results == [""]
+    assert [str(w.message) for w in seen] == []
+
+
+def test_closing_the_app_during_an_overview_build_logs_no_failure(tmp_path: Path,
+                                                                  caplog) -> None:
+    # `gui IMG --run --screenshot` ended with "WARNING: building overviews for ... failed:
+    # the overview builder stopped (exit code -15)": the app stopped it on exit
+    import logging
+    import threading
+    import time
+
+    import rasterio
+
+    from unet_gis.app.overviews import OverviewBuilder
+
+    path = tmp_path / "big.tif"
+    side = 6144
+    with rasterio.open(path, "w", driver="GTiff", width=side, height=side, count=3,
+                       dtype="uint8", tiled=True) as dst:
+        dst.write(random_rgb(side, side))
+    builder = OverviewBuilder()
+    caplog.set_level(logging.INFO, logger="unet_gis.app.overviews")
+    before = set(threading.enumerate())
+    assert builder.start(path, [2, 4, 8, 16])
+    build = builder.running[path]
+    end = time.monotonic() + 60
+    while build._process is None or not build._process.is_alive():
+        assert time.monotonic() < end, "the builder never started"
+        time.sleep(0.02)
+    builder.shutdown()
+    for thread in set(threading.enumerate()) - before:
+        thread.join(30)
+    assert [r.getMessage() for r in caplog.records if "failed" in r.getMessage()] == []
+    assert not Path(f"{path}.ovr").exists()

@@ -6,6 +6,7 @@ a thread and turns their callbacks into throttled signals.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -195,8 +196,10 @@ def run_model(request: RunRequest, model: Any, progress: ProgressCallback,
     from unet_gis.inference.engine import EngineOptions, predict
     from unet_gis.inference.plan import default_output_path
 
-    request.output.parent.mkdir(parents=True, exist_ok=True)
-    output = default_output_path(request.image, request.output.parent)
+    folder = request.output.parent
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    output = default_output_path(request.image, folder)
     Path(f"{output}.ovr").unlink(missing_ok=True)  # overviews of the raster it replaces
     options = EngineOptions(device=request.device, precision=request.precision,
                             tile=request.tile, halo=request.halo,
@@ -206,8 +209,14 @@ def run_model(request: RunRequest, model: Any, progress: ProgressCallback,
                             # the app builds them in a child process afterwards: rasterio's
                             # build_overviews holds the GIL and would freeze the GUI
                             overviews=False)
-    return predict(request.image, output, model, options, progress=progress,
-                   cancel=cancel, on_block=on_block)
+    try:
+        return predict(request.image, output, model, options, progress=progress,
+                       cancel=cancel, on_block=on_block)
+    except BaseException:
+        if created:  # a failed or cancelled first run leaves no empty results folder
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 def run_export(request: ExportRequest, progress: ProgressCallback, cancel: CancelToken) -> Any:

@@ -57,7 +57,11 @@ def build_external_overviews(path: Path, factors: list[int], vrt: Path | None = 
 
 
 def child_main(path: str, factors: list[int], vrt: str, results: Any) -> None:
-    """Entry point of the spawned process: report "" or the error message."""
+    """Entry point of the spawned process: report "" or the error message (library
+    warnings, e.g. rasterio's NotGeoreferencedWarning, stay off the app's stderr)."""
+    import warnings
+
+    warnings.simplefilter("ignore")
     try:
         build_external_overviews(Path(path), factors, Path(vrt))
     except Exception as exc:

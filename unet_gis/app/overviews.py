@@ -45,8 +45,10 @@ class OverviewBuilder(QObject):
 
         def work() -> None:
             error = build.run(path, factors)
-            if error and path not in self._cancelled:
-                log.warning("building overviews for %s failed: %s", path, error)
+            # stopped (closing the app, a new run): not a failure; the status bar shows
+            # real failures, so the log keeps them off stderr
+            if error and not build.stopped and path not in self._cancelled:
+                log.info("building overviews for %s failed: %s", path, error)
             with contextlib.suppress(RuntimeError):  # the window is gone (app closing)
                 self.finished.emit(path, error)
 
@@ -102,6 +104,11 @@ class _Build:
         for leftover in (vrt, built):  # after a kill the child could not clean up
             leftover.unlink(missing_ok=True)
         return error
+
+    @property
+    def stopped(self) -> bool:
+        with self._lock:
+            return self._stopped
 
     def stop(self, wait_s: float | None = None) -> bool:
         """Terminate the child if it is (or would be) running; True when it was."""
