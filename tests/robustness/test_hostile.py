@@ -223,3 +223,24 @@ def test_closing_the_app_during_an_overview_build_logs_no_failure(tmp_path: Path
         thread.join(30)
     assert [r.getMessage() for r in caplog.records if "failed" in r.getMessage()] == []
     assert not Path(f"{path}.ovr").exists()
+
+
+def test_info_describes_any_raster_and_a_model_file(capsys, tmp_path: Path,
+                                                    tiny_checkpoint: Path) -> None:
+    # a probability raster (2 bands) was "has 2 usable band(s) but the model needs 3",
+    # exit 1; `info MODEL.safetensors` was "not a raster GDAL can read"
+    two_bands = write_geotiff(tmp_path / "p.tif", random_rgb(32, 32)[:2])
+    assert main(["info", str(two_bands), "--model", str(tiny_checkpoint)]) == 0
+    out = capsys.readouterr().out
+    assert "size:       32 x 32 px, 2 band(s)" in out and "model reads: nothing (" in out
+    assert main(["info", str(tiny_checkpoint)]) == 0
+    assert capsys.readouterr().out.startswith("model:      tiny.safetensors: road")
+
+
+def test_help_texts_show_no_doubled_percent(capsys) -> None:
+    from unet_gis.cli.main import COMMANDS
+
+    for command in COMMANDS:
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "%%" not in capsys.readouterr().out, command

@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "finetune", help="fine-tune a model on labels you drew for your imagery",
         description="Fine-tune MODEL on each IMAGE with its labels (a GeoPackage with one "
                     "layer per class and 'checked_areas'; default IMAGE_labels.gpkg beside "
-                    "the image), keep 20 %% of the checked area aside, and print the scores "
+                    "the image), keep 20 % of the checked area aside, and print the scores "
                     "there before and after.")
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     parser.add_argument("--labels", type=Path, action="append", metavar="LABELS.gpkg",

@@ -24,6 +24,12 @@ def run(args: argparse.Namespace) -> int:
     from unet_gis.model.zoo import resolve_model_path
 
     spec = None
+    image = args.image
+    if isinstance(image, Path) and image.suffix.lower() == ".safetensors":
+        if args.model:
+            raise UserError(f"{image} is a model: give it alone, or as --model with an "
+                            "IMAGE.")
+        args.model, args.image = str(image), None  # `info MODEL.safetensors`
     try:
         model_path = resolve_model_path(args.model)
         spec = load_spec(model_path)
@@ -64,9 +70,13 @@ def describe_raster(path: Path, spec: object | None) -> list[str]:
             f"overviews:  {', '.join(map(str, overviews)) if overviews else 'none'}",
         ]
         if isinstance(spec, ModelSpec):
-            bands = choose_bands(ds, spec)
-            plan = plan_grid(ds, spec.gsd_m)
-            scaler = build_scaler(ds, bands, spec)
+            try:
+                bands = choose_bands(ds, spec)
+                plan = plan_grid(ds, spec.gsd_m)
+                scaler = build_scaler(ds, bands, spec)
+            except UserError as exc:  # a probability raster, a mask: still described
+                lines.append(f"model reads: nothing ({exc})")
+                return lines
             read = (f"resampled to {plan.working.width} x {plan.working.height} at "
                     f"{spec.gsd_m:g} m" if plan.resampled else "at native resolution")
             lines.append(f"model reads: {bands.description}; {scaler.description}; {read}")
