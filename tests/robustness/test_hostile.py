@@ -244,3 +244,29 @@ def test_help_texts_show_no_doubled_percent(capsys) -> None:
         with pytest.raises(SystemExit):
             main([command, "--help"])
         assert "%%" not in capsys.readouterr().out, command
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "2", None])
+def test_vectorize_options_take_finite_numbers_only(value: object) -> None:
+    # the QGIS worker's request {"min_area_m2": NaN} vectorized with every polygon dropped
+    # (exit 0), and "nan" (a string) ended in a TypeError traceback
+    from unet_gis.errors import UserError
+    from unet_gis.vector.options import VectorizeOptions
+
+    with pytest.raises(UserError, match="min_area_m2 must be a finite number"):
+        VectorizeOptions(min_area_m2=value)  # type: ignore[arg-type]
+
+
+def test_worker_reports_a_bad_number_in_one_line(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    request = json.dumps({"vectorize": {"probabilities": str(tmp_path / "p.tif"),
+                                        "output": str(tmp_path / "v.gpkg"),
+                                        "min_area_m2": "nan"}})
+    done = subprocess.run([sys.executable, "-m", "unet_gis.integrations.worker", request],
+                          capture_output=True, text=True, timeout=120)
+    last = json.loads(done.stdout.splitlines()[-1])
+    assert done.returncode == 1 and "traceback" not in last, last
+    assert "min_area_m2" in last["error"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,8 +47,11 @@ class VectorizeOptions:
 
     def __post_init__(self) -> None:
         for label in ("min_area_m2", "simplify_m", "spur_m", "gap_m", "min_length_m"):
-            if getattr(self, label) < 0:
-                raise UserError(f"{label} must not be negative.")
+            value = getattr(self, label)
+            # NaN passed "< 0" and then dropped every feature (the worker, the library)
+            if not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+                raise UserError(f"{label} must be a finite number of at least 0, got "
+                                f"{value!r}.")
         if self.workers < 0:
             raise UserError("The number of workers must be 0 (automatic) or more.")
         if self.window < 16 or self.margin < 0:
