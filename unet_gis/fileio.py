@@ -52,6 +52,24 @@ def check_writable_target(path: Path, what: str, folder: bool = False) -> None:
                         "another.")
 
 
+#: Outputs this process finished (renamed into place), in order: what an interrupted CLI
+#: run says it kept, instead of claiming that nothing was written.
+WRITTEN: list[Path] = []
+
+
+def note_written(path: Path) -> None:
+    WRITTEN.append(path)
+
+
+def written_summary() -> str:
+    """"nothing was written" or which finished outputs were kept (never a partial one)."""
+    if not WRITTEN:
+        return "nothing was written"
+    names = list(dict.fromkeys(p.name for p in WRITTEN))
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"kept the finished {shown}; nothing half-written was left"
+
+
 def temporary_prefix(path: Path) -> str:
     """Names of this process's temporaries for ``path``: ``.<stem>.pid<PID>.``."""
     return f".{path.stem}.pid{os.getpid()}."
@@ -144,6 +162,7 @@ def atomic_path(path: Path, suffix: str | None = None,
     try:
         yield tmp
         os.replace(tmp, path)
+        note_written(path)
     except Exception as exc:
         # look while the partial file still fills the disk: once it is removed below,
         # the free space no longer tells

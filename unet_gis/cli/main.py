@@ -19,7 +19,7 @@ from typing import NoReturn
 
 from unet_gis import __version__
 from unet_gis.errors import Cancelled, UserError
-from unet_gis.fileio import DiskFullError, disk_full
+from unet_gis.fileio import WRITTEN, DiskFullError, disk_full, written_summary
 
 COMMANDS = ("predict", "info", "vectorize", "train", "finetune", "evaluate", "gui")
 
@@ -81,14 +81,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command != "gui" and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
+    WRITTEN.clear()  # main() may run more than once in a process (tests, the worker)
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f"unet-gis: error: {exc}", file=sys.stderr)
         return 1
     except Terminated:
-        print("unet-gis: terminated; nothing was written.", file=sys.stderr)
+        print(f"unet-gis: terminated; {written_summary()}.", file=sys.stderr)
         return 143
+    except Cancelled:
+        print(f"unet-gis: cancelled; {written_summary()}.", file=sys.stderr)
+        return 130
     except Exception as exc:
         target = next((getattr(args, n) for n in ("outdir", "output", "vector", "json")
                        if getattr(args, n, None)), None)
@@ -96,9 +100,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"unet-gis: error: {DiskFullError(target)}", file=sys.stderr)
         return 1
-    except Cancelled:
-        print("unet-gis: cancelled; nothing was written.", file=sys.stderr)
-        return 130
     except KeyboardInterrupt:
-        print("unet-gis: interrupted; nothing was written.", file=sys.stderr)
+        print(f"unet-gis: interrupted; {written_summary()}.", file=sys.stderr)
         return 130

@@ -32,7 +32,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from unet_gis.errors import UserError
-from unet_gis.fileio import check_output_path, remove_stale_temporaries, temporary_prefix
+from unet_gis.fileio import (
+    check_output_path,
+    note_written,
+    remove_stale_temporaries,
+    temporary_prefix,
+)
 from unet_gis.inference.progress import CancelToken, check
 from unet_gis.model.spec import ClassSpec
 from unet_gis.vector.options import OUTPUT_FORMATS
@@ -231,6 +236,8 @@ class LayerStore:
             for final in moved:
                 final.unlink(missing_ok=True)
             raise
+        for final in moved:
+            note_written(final)
         return sorted(set(self.targets.values()))
 
     def discard(self) -> None:
