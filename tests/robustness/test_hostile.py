@@ -306,3 +306,36 @@ def test_cancelled_is_one_line_not_a_traceback(capsys, monkeypatch) -> None:
     monkeypatch.setattr(info, "run", cancelled)
     code, _, err = _run(capsys, "info")
     assert code == 130 and err.strip() == "unet-gis: cancelled; nothing was written."
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+@pytest.mark.parametrize("signum, code, word", [(15, 143, "terminated"),
+                                                (2, 130, "interrupted")])
+def test_signals_close_the_gui_and_leave_nothing(tmp_path: Path, tiny_checkpoint: Path,
+                                                 signum: int, code: int, word: str) -> None:
+    # SIGTERM killed the app mid-run with .NAME_probabilities.pidN.….tmp.tif left behind
+    import subprocess
+    import sys
+    import time
+
+    image = write_geotiff(tmp_path / "big.tif", random_rgb(2048, 2048, seed=3))
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path / "home"),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "XDG_DATA_HOME": str(tmp_path / "data")}
+    process = subprocess.Popen([sys.executable, "-m", "unet_gis", "gui", str(image), "--run",
+                                "--model", str(tiny_checkpoint), "--device", "cpu"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    folder = tmp_path / "big_unet_gis"
+    end = time.monotonic() + 120
+    while not (folder.is_dir() and any(folder.iterdir())):
+        assert process.poll() is None and time.monotonic() < end, "the run never started"
+        time.sleep(0.05)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    lines = [line for line in err.splitlines() if line.startswith("unet-gis")]
+    assert process.returncode == code, err
+    assert lines == [f"unet-gis: {word}; any running job was cancelled and left nothing "
+                     "behind."], err
+    assert not folder.exists() or not any(folder.iterdir())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
@@ -155,12 +156,49 @@ def run(files: Sequence[str] = (), run_model: bool = False, screenshot: str | No
 
     window = MainWindow(paths=paths, model=model, device=device)
     install_excepthook()
+    stopped = stop_on_signals(app, window)
     if screenshot:
         from unet_gis.app.screenshot import take_screenshot
 
-        return take_screenshot(window, [Path(f) for f in files], Path(screenshot), run_model)
-    window.show()
-    window.open_files([Path(f) for f in files])
-    if run_model:
-        window.start_run(ask=False)  # --run: no dialog, the saved/--model choices
-    return int(app.exec())
+        code = take_screenshot(window, [Path(f) for f in files], Path(screenshot), run_model)
+    else:
+        window.show()
+        window.open_files([Path(f) for f in files])
+        if run_model:
+            window.start_run(ask=False)  # --run: no dialog, the saved/--model choices
+        code = int(app.exec())
+    if stopped:
+        what = "terminated" if stopped[0] == 128 + signal.SIGTERM else "interrupted"
+        sys.stderr.write(f"unet-gis: {what}; any running job was cancelled and left "
+                         "nothing behind.\n")
+        return stopped[0]
+    return code
+
+
+def stop_on_signals(app: QApplication, window: Any) -> list[int]:
+    """SIGTERM (logout, ``kill``) and SIGINT (Ctrl-C in the terminal) close the window as
+    the user would, so a running job is cancelled and its temporary file removed (the
+    default SIGTERM left ``.NAME_probabilities.pidN.….tmp.tif`` behind).  Returns the list
+    that receives the exit status (128 + the signal).  A timer lets Python's handlers run
+    while Qt's event loop waits in C."""
+    import signal as signals
+
+    from PySide6.QtCore import QTimer
+
+    stopped: list[int] = []
+
+    def close() -> None:
+        window.close()
+        app.exit(stopped[0])
+
+    def handler(signum: int, _frame: object) -> None:
+        if not stopped:
+            stopped.append(128 + signum)
+            QTimer.singleShot(0, close)
+
+    for signum in (signals.SIGTERM, signals.SIGINT):
+        signals.signal(signum, handler)
+    ticker = QTimer(window)
+    ticker.timeout.connect(lambda: None)
+    ticker.start(200)
+    return stopped

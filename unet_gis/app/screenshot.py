@@ -38,6 +38,8 @@ def take_screenshot(window: MainWindow, files: list[Path], out: Path, run_model:
     window.canvas.full_extent()
     outcome: list[str] = []
     if run_model:
+        if not window.isVisible():  # closed meanwhile (SIGTERM/SIGINT): start nothing
+            return 1
         window.runs.runEnded.connect(outcome.append)
         window.start_run()
         if not window.runs.busy and not outcome:
