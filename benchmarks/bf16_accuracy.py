@@ -39,7 +39,7 @@ def main() -> None:
         for image in args.images:
             bands = {}
             for precision in ("fp32", "bf16"):
-                out = Path(tmp) / f"{precision}.tif"
+                out = Path(tmp) / f"{Path(image).stem}_{precision}.tif"
                 predict(image, out, model, EngineOptions(device="cpu", precision=precision,
                                                          overviews=False))
                 with rasterio.open(out) as src:

@@ -39,20 +39,22 @@ def model_key(model: LoadedModel) -> str:
     for name, tensor in sorted(model.network.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    digest.update(f"torch {torch.__version__} opset {OPSET}".encode())
+    # "bf16-exact": the exported weights are rounded (inference_network); older exports
+    # in the cache were not, so the key changes with the rule
+    digest.update(f"torch {torch.__version__} opset {OPSET} bf16-exact".encode())
     return digest.hexdigest()[:24]
 
 
 def exported_model(model: LoadedModel) -> Path:
     """The model as ONNX in the cache folder (exported now if it is not there yet)."""
-    from unet_gis.inference.backend import fold_batch_norm
+    from unet_gis.inference.backend import inference_network
     from unet_gis.inference.precision import cache_folder
 
     path = cache_folder() / "onnx" / f"{model.spec.name or 'model'}-{model_key(model)}.onnx"
     if path.is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    network = fold_batch_norm(model.network).cpu()
+    network = inference_network(model.network).cpu()
     side = 2**model.spec.architecture.depth * 4
     example = torch.zeros(1, model.spec.num_bands, side, side)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
