@@ -215,3 +215,25 @@ def test_cli_finetunes_two_images_with_their_labels_in_order(
         [("west.tif", "west_roads.gpkg"), ("east.tif", "east_roads.gpkg")]
     assert set(record["before"]) == {"road"} and round(record["before"]["road"], 3) == before
     assert round(record["after"]["road"], 3) == after and record["steps"] >= 1
+
+
+def test_a_tuned_model_takes_threshold_0_5_for_the_classes_it_learned(
+        tmp_path: Path) -> None:
+    # the bundled model ships road 0.9 for its own calibration; a fine-tuned model that
+    # kept it cut the roads it had learned (KIT frame: held-out 0.835 at 0.5, 0.711 at 0.9)
+    from dataclasses import replace
+
+    import torch
+
+    torch.manual_seed(1)
+    spec = tiny_spec()
+    spec = replace(spec, classes=tuple(replace(c, threshold=0.9 if c.name == "road" else 0.3)
+                                       for c in spec.classes))
+    init = save_checkpoint(tmp_path / "calibrated.safetensors",
+                           build_unet(3, 2, spec.architecture), spec)
+    image = _scene(tmp_path)
+    out = tmp_path / "tuned.safetensors"
+    finetune([(image, _labels(image))], init, out,
+             FinetuneSettings(max_steps=1, batch_size=2, crop=96, device="cpu"))
+    thresholds = {c.name: c.threshold for c in load_checkpoint(out).spec.classes}
+    assert thresholds == {"road": 0.5, "vehicle": 0.3}  # no vehicle was labelled
