@@ -143,7 +143,7 @@ def test_bad_thresholds_are_a_one_line_user_error(text: str) -> None:
 
 
 def test_negative_sizes_are_refused_with_the_library_message() -> None:
-    with pytest.raises(UserError, match="min_area_m2 must not be negative"):
+    with pytest.raises(UserError, match="min_area_m2 must be a finite number of at least 0"):
         vectorize_options("", -1.0)
 
 
