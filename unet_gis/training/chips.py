@@ -156,11 +156,25 @@ class ChipSampler:
                 grey = (0.299 * unit[0] + 0.587 * unit[1] + 0.114 * unit[2])[None]
                 unit = grey + (unit - grey) * float(self.rng.uniform(1 - j * 2, 1 + j * 2))
         if self.rng.random() < s.grey_probability:
-            grey = (0.299 * unit[0] + 0.587 * unit[1] + 0.114 * unit[2])
-            unit = grey.expand(3, -1, -1).clone()
+            unit = self._panchromatic(unit)
         if s.degrade_probability > 0:
             unit = self._degrade(unit.clamp(0, 1))
         return unit
+
+    def _panchromatic(self, unit: torch.Tensor) -> torch.Tensor:
+        """One grey band fed to all three, as the engine does with a panchromatic raster.
+
+        A panchromatic sensor is not the eye: its band reaches into the near infrared, so
+        vegetation and some roofs come out brighter than in a luminance conversion, and its
+        11/12-bit values are stretched differently.  The band weights are drawn around the
+        luminance weights (Dirichlet, mean 0.3/0.5/0.2) and a gamma of 0.75-1.33 follows.
+        """
+        weights = self.rng.dirichlet((3.0, 5.0, 2.0))
+        grey = float(weights[0]) * unit[0] + float(weights[1]) * unit[1] + \
+            float(weights[2]) * unit[2]
+        gamma = float(np.exp(self.rng.uniform(math.log(0.75), math.log(4 / 3))))
+        grey = grey.clamp(0, 1) ** gamma
+        return grey.expand(3, -1, -1).clone()
 
     def _degrade(self, unit: torch.Tensor) -> torch.Tensor:
         """Blur or sharpen, noise and JPEG artefacts, each with ``degrade_probability``."""
