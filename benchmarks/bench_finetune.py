@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from unet_gis.training.finetune import FinetuneSettings, finetune
+
 MASSACHUSETTS = "0/255 (road 255)"
 HANDMADE = "0/1/255 (road 1, ignore 255)"
 
@@ -137,12 +139,16 @@ def main() -> int:
                         help="treat pure white image pixels as no-data (default: for 0/255 "
                              "masks)")
     parser.add_argument("--strips", type=int, default=5, help="checked strips (default 5)")
+    parser.add_argument("--lr", type=float, nargs="+", default=[FinetuneSettings.lr],
+                        help="peak learning rates to compare (default: the app's)")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="also stop each run after this many steps (compare rates on "
+                             "equal steps on a busy machine)")
     args = parser.parse_args()
     from PIL import Image
 
     from unet_gis.model.zoo import default_model_path
     from unet_gis.training.evaluate import write_synthetic_geotiff
-    from unet_gis.training.finetune import FinetuneSettings, finetune
 
     mask = read_mask(args.mask)
     with Image.open(args.image) as handle:
@@ -162,12 +168,15 @@ def main() -> int:
               f"value {values.ignore}, white no-data {'on' if values.white_nodata else 'off'}; "
               + ", ".join(f"{k} {v:.1%}" for k, v in shares.items()), flush=True)
         for minutes in args.minutes:
-            out = folder / f"tuned_{minutes:g}.safetensors"
-            result = finetune([(image, labels)], default_model_path(), out,
-                              FinetuneSettings(minutes=minutes))
-            before, after = result.before.get("road"), result.after.get("road")
-            print(f"{minutes:g} min: {result.steps} steps in {result.seconds:.0f} s; held-out "
-                  f"road relaxed F1 {before:.3f} -> {after:.3f}", flush=True)
+            for lr in args.lr:
+                out = folder / f"tuned_{minutes:g}_{lr:g}.safetensors"
+                result = finetune([(image, labels)], default_model_path(), out,
+                                  FinetuneSettings(minutes=minutes, lr=lr,
+                                                   max_steps=args.max_steps))
+                before, after = result.before.get("road"), result.after.get("road")
+                print(f"{minutes:g} min, lr {lr:g}: {result.steps} steps in "
+                      f"{result.seconds:.0f} s; held-out road relaxed F1 {before:.3f} -> "
+                      f"{after:.3f}", flush=True)
     return 0
 
 

@@ -62,8 +62,8 @@ def test_probe_verdict_decides_and_is_reused(tmp_path: Path,
     monkeypatch.setattr(precision_module, "native_bf16_units", lambda: "AMX")
     calls: list[int] = []
 
-    def slow_bf16() -> float:
-        calls.append(1)
+    def slow_bf16(repeats: int = 4) -> float:
+        calls.append(repeats)
         return 0.4  # emulated bf16: 2.5x slower than fp32
 
     monkeypatch.setattr(precision_module, "_probe_speedup", slow_bf16)
@@ -71,8 +71,22 @@ def test_probe_verdict_decides_and_is_reused(tmp_path: Path,
     second = resolve_cpu_precision("auto", 3)
     assert first.name == second.name == "fp32"
     assert "not faster" in first.reason
-    assert calls == [1]  # the second answer came from the cache
+    assert calls == [4, 12]  # a slow verdict is confirmed by a longer look, then cached
     assert resolve_cpu_precision("bf16", 3).name == "bf16"  # asked for: honoured
+
+
+def test_a_busy_moment_during_the_probe_is_not_cached_as_slow(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UNET_GIS_CACHE", str(tmp_path))
+    monkeypatch.setattr(precision_module, "native_bf16_units", lambda: "AMX")
+    probes = iter([0.5, 3.2])  # another process held the cores during the first look
+
+    monkeypatch.setattr(precision_module, "_probe_speedup",
+                        lambda repeats=4: next(probes))
+    assert resolve_cpu_precision("auto", 2).name == "bf16"
+    cached = json.loads((tmp_path / "precision.json").read_text())
+    assert list(cached.values()) == [3.2]
+    assert resolve_cpu_precision("auto", 2).name == "bf16"  # from the cache: no 3rd probe
 
 
 def test_unknown_precision_is_a_user_error() -> None:
