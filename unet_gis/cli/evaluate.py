@@ -14,6 +14,7 @@ from unet_gis.cli.common import (
     positive_float,
     positive_int,
 )
+from unet_gis.training.thresholds import SWEEP_THRESHOLDS
 
 if TYPE_CHECKING:
     from unet_gis.training.config import SourceConfig
@@ -52,8 +53,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_device_arguments(parser)
     parser.add_argument("--tile", type=positive_int, help="model input size in pixels")
     parser.add_argument("--sweep", action="store_true",
-                        help="also score each class at thresholds 0.3-0.7 and print the one "
-                             "that maximises its mean score over the validation sets")
+                        help=f"also score each class at thresholds {SWEEP_THRESHOLDS[0]:g}-"
+                             f"{SWEEP_THRESHOLDS[-1]:g} and print the one that maximises its "
+                             "mean score over the validation sets")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep the probability rasters in DIR")
     parser.set_defaults(func=run)
@@ -71,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
         evaluate_items,
         format_table,
     )
-    from unet_gis.training.thresholds import SWEEP_THRESHOLDS
 
     if args.json is not None:  # before the long work
         if not args.json.parent.exists():
