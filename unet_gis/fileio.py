@@ -63,9 +63,11 @@ def note_written(path: Path) -> None:
 
 def written_summary() -> str:
     """"nothing was written" or which finished outputs were kept (never a partial one)."""
-    if not WRITTEN:
+    # a finished output that was removed since (a fine-tune's checkpoint in its temporary
+    # folder) is not claimed as kept
+    names = list(dict.fromkeys(p.name for p in WRITTEN if p.exists()))
+    if not names:
         return "nothing was written"
-    names = list(dict.fromkeys(p.name for p in WRITTEN))
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     return f"kept the finished {shown}; nothing half-written was left"
 

@@ -58,3 +58,35 @@ def test_short_training_learns_squares_and_stripes(tmp_path: Path, precision: st
     with safe_open(str(state_path(output)), framework="pt") as handle:
         assert "unet_gis.train_state" in (handle.metadata() or {})
         assert any(key.startswith("optim.") for key in handle.keys())  # noqa: SIM118
+
+
+def test_a_stopped_training_says_which_checkpoints_it_kept(tmp_path: Path) -> None:
+    # `unet-gis train` stopped with SIGTERM after an epoch said "nothing was written"
+    # beside the epoch's model and resumable state
+    from unet_gis.errors import Cancelled
+    from unet_gis.fileio import WRITTEN, written_summary
+    from unet_gis.inference.progress import CancelToken
+
+    WRITTEN.clear()
+    train = _scenes(range(2), "train")
+    spec = make_spec(("road", "vehicle"), 0.3, 4, 2, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25),
+                     tile=128, halo=32)
+    settings = TrainSettings(epochs=3, steps_per_epoch=2, batch_size=2, crop=32, seed=1,
+                             val_chips=0, grey_probability=0.0)
+    cancel = CancelToken()
+
+    def stop_in_the_second_epoch(step: int, loss: float, progress: float) -> None:
+        if step == 3:
+            cancel.cancel()
+
+    output = tmp_path / "model.safetensors"
+    with pytest.raises(Cancelled):
+        train_model(train, [], spec, settings, output, precision="fp32", cancel=cancel,
+                    on_step=stop_in_the_second_epoch)
+    summary = written_summary()
+    assert summary.startswith("kept the finished model.safetensors"), summary
+    assert "model.epoch001.safetensors" in summary and "model.state.safetensors" in summary
+    output.unlink()  # removed since: no longer claimed
+    assert "model.safetensors," not in written_summary()
+    WRITTEN.clear()
+    assert written_summary() == "nothing was written"

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from unet_gis.fileio import note_written
 from unet_gis.inference.device import select_device
 from unet_gis.inference.progress import CancelToken, check
 from unet_gis.model.checkpoint import load_checkpoint, read_metadata, save_checkpoint
@@ -224,11 +225,13 @@ def train_model(train_scenes: list[Scene], val_scenes: list[Scene], spec: ModelS
                            settings=asdict(settings))
         final_spec = replace(spec, training=full_record)
         meta = {RECORD_KEY: json.dumps(full_record)}
-        save_checkpoint(output, network, final_spec, meta)
+        note_written(save_checkpoint(output, network, final_spec, meta))
         if keep_epochs:
-            save_checkpoint(epoch_path(output, epoch + 1), network, final_spec, meta)
+            note_written(save_checkpoint(epoch_path(output, epoch + 1), network, final_spec,
+                                         meta))
         _save_state(state_path(output), optimizer, sampler, step, epoch + 1,
                     time.perf_counter() - began, history)
+        note_written(state_path(output))
     return TrainResult(output, len(history), step, time.perf_counter() - began, history)
 
 
