@@ -193,57 +193,86 @@ def check_labelled(images: Sequence[LabelledImage], class_names: Sequence[str]) 
     return labelled
 
 
-TUNED_THRESHOLD = 0.5
+def calibrated(model: LoadedModel, images: Sequence[LabelledImage],
+               settings: FinetuneSettings, classes: Sequence[str]) -> LoadedModel:
+    """``model`` with the threshold of every class it was fine-tuned on chosen on the
+    *training* part of the user's checked areas: the step of the evaluation sweep
+    (:data:`~unet_gis.training.thresholds.SWEEP_THRESHOLDS`) with the best headline score
+    there, ties going to the step nearest 0.5.
 
-
-def recalibrated(model: LoadedModel, classes: Sequence[str]) -> LoadedModel:
-    """``model`` with the threshold of every class it was fine-tuned on set to 0.5.
-
-    The source model's thresholds were chosen for its own calibration (the bundled
-    model's road 0.9 trims a band it paints beyond the carriageway); training on the
-    user's own labels with a symmetric loss recalibrates it, so keeping 0.9 cut the
-    roads it now finds: measured on a KIT aerial frame after 1 minute, held-out road
-    relaxed F1 0.835 at 0.5 and 0.711 at 0.9.  0.5 is the tuned model's own decision
-    point, chosen without looking at the kept-aside areas (which are for scoring only).
+    The source model's thresholds belong to its own calibration (the bundled model's road
+    0.9 trims a band it paints beyond the carriageway); training on the user's labels moves
+    it, by how much depends on the steps and the labels.  A fixed 0.5 was wrong both ways:
+    on the panchromatic Vegas scene a barely moved model (lr 3e-5) fell from 0.630 to 0.548
+    at 0.5, while on a KIT frame 0.9 cut the roads a tuned model found (0.835 at 0.5, 0.711
+    at 0.9).  The kept-aside areas only score; they never choose.
     """
+    from unet_gis.training.thresholds import SWEEP_THRESHOLDS, headline
+
+    parts = [(im.train, _labelled_window(im.train.labels)) for im in images]
+    sweep = _scores(model, parts, settings, classes, SWEEP_THRESHOLDS)
+    chosen: dict[str, float] = {}
+    for name, per_threshold in sweep.items():
+        scored = {t: headline(r) for t, r in per_threshold.items()}
+        scored = {t: v for t, v in scored.items() if not math.isnan(v)}
+        if scored:
+            chosen[name] = max(scored, key=lambda t: (scored[t], -abs(t - 0.5)))
     spec = model.spec
-    classes_out = tuple(replace(c, threshold=TUNED_THRESHOLD) if c.name in classes else c
+    classes_out = tuple(replace(c, threshold=chosen[c.name]) if c.name in chosen else c
                         for c in spec.classes)
     return LoadedModel(model.network, replace(spec, classes=classes_out))
+
+
+def _labelled_window(labels: np.ndarray) -> tuple[int, int, int, int]:
+    """Row/column bounds of the pixels any class labels (0 or 1, not unknown)."""
+    rows, cols = np.nonzero((labels != IGNORE).any(axis=0))
+    if not rows.size:
+        return 0, 0, 0, 0
+    return int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
 
 
 def score_holdout(model: LoadedModel, images: Sequence[LabelledImage],
                   settings: FinetuneSettings,
                   classes: Sequence[str] | None = None) -> dict[str, float]:
-    """Per-class F1 on the kept-aside areas: relaxed for networks, objects for objects
-    (only ``classes``, default all)."""
-    totals: dict[str, ClassResult] = {}
+    """Per-class F1 on the kept-aside areas at the model's thresholds: relaxed for
+    networks, objects for objects (only ``classes``, default all)."""
+    from unet_gis.training.thresholds import headline
+
+    scores = _scores(model, [(im.holdout, im.window) for im in images], settings, classes)
+    return {name: headline(per[None]) for name, per in scores.items()}
+
+
+def _scores(model: LoadedModel, parts: Sequence[tuple[Scene, tuple[int, int, int, int]]],
+            settings: FinetuneSettings, classes: Sequence[str] | None,
+            thresholds: Sequence[float] = ()) -> dict[str, dict[float | None, ClassResult]]:
+    """class -> threshold -> scores summed over ``parts`` (a scene and the window of it to
+    predict, with :data:`SCORE_CONTEXT_PX` of context); ``None`` is the class's own
+    threshold, used when no ``thresholds`` are given."""
+    steps: Sequence[float | None] = tuple(thresholds) or (None,)
+    totals: dict[str, dict[float | None, ClassResult]] = {}
     with tempfile.TemporaryDirectory(prefix="unet-gis-score-") as tmp:
-        for number, item in enumerate(images):
-            r0, r1, c0, c1 = item.window
+        for number, (scene, window) in enumerate(parts):
+            r0, r1, c0, c1 = window
             if r1 <= r0 or c1 <= c0:
                 continue
             m = SCORE_CONTEXT_PX
             r0, c0 = max(0, r0 - m), max(0, c0 - m)
-            r1 = min(item.holdout.image.shape[0], r1 + m)
-            c1 = min(item.holdout.image.shape[1], c1 + m)
-            prob = _predict_crop(model, item.holdout.image[r0:r1, c0:c1], model.spec.gsd_m,
+            r1, c1 = min(scene.image.shape[0], r1 + m), min(scene.image.shape[1], c1 + m)
+            prob = _predict_crop(model, scene.image[r0:r1, c0:c1], model.spec.gsd_m,
                                  Path(tmp) / f"crop{number}.tif", settings)
             for index, cls in enumerate(model.spec.classes):
                 if classes is not None and cls.name not in classes:
                     continue
-                result = score_class(prob[index], item.holdout.labels[index, r0:r1, c0:c1],
-                                     cls.threshold, model.spec.gsd_m,
-                                     relaxed=cls.kind == "network",
-                                     objects=cls.kind == "objects",
-                                     tolerance_m=settings.tolerance_m)
-                if result is not None:
-                    totals.setdefault(cls.name, ClassResult()).add(result)
-    out: dict[str, float] = {}
-    for name, result in totals.items():
-        score = result.relaxed or result.objects
-        out[name] = score.f1 if score is not None else result.pixel.f1
-    return out
+                for step in steps:
+                    result = score_class(prob[index], scene.labels[index, r0:r1, c0:c1],
+                                         cls.threshold if step is None else step,
+                                         model.spec.gsd_m, relaxed=cls.kind == "network",
+                                         objects=cls.kind == "objects",
+                                         tolerance_m=settings.tolerance_m)
+                    if result is not None:
+                        totals.setdefault(cls.name, {}).setdefault(
+                            step, ClassResult()).add(result)
+    return totals
 
 
 def _predict_crop(model: LoadedModel, rgb: np.ndarray, gsd_m: float, path: Path,
@@ -302,7 +331,7 @@ def finetune(pairs: Sequence[tuple[Path, Path]], init: Path, output: Path,
                              device=settings.device, init=init, record=record, log=say,
                              keep_epochs=False, time_budget_s=settings.minutes * 60,
                              precision=settings.precision, cancel=cancel, on_step=on_step)
-        tuned = recalibrated(load_checkpoint(trained), labelled)
+        tuned = calibrated(load_checkpoint(trained), images, settings, labelled)
         after = score_holdout(tuned, images, settings, labelled)
         say("after: " + ", ".join(f"{k} {v:.3f}" for k, v in after.items()))
         full: dict[str, Any] = dict(tuned.spec.training or {})
