@@ -213,7 +213,7 @@ def calibrated(model: LoadedModel, images: Sequence[LabelledImage],
     sweep = _scores(model, parts, settings, classes, SWEEP_THRESHOLDS)
     chosen: dict[str, float] = {}
     for name, per_threshold in sweep.items():
-        scored = {t: headline(r) for t, r in per_threshold.items()}
+        scored = {t: headline(r) for t, r in per_threshold.items() if t is not None}
         scored = {t: v for t, v in scored.items() if not math.isnan(v)}
         if scored:
             chosen[name] = max(scored, key=lambda t: (scored[t], -abs(t - 0.5)))
