@@ -49,7 +49,7 @@ class FinetuneSettings:
     device: str = "auto"
     precision: str = "auto"
     holdout: float = 0.2
-    lr: float = 5e-4
+    lr: float = 1e-4  # 5e-4 moved a good model off its features (bench_finetune)
     batch_size: int = 8
     crop: int = 256
     seed: int = 0
