@@ -205,11 +205,13 @@ def test_cli_finetunes_two_images_with_their_labels_in_order(
                  "--labels", str(second_labels), *common])
     lines = capsys.readouterr().out.strip().splitlines()
     assert code == 0, lines
-    assert lines[0].split() == ["class", "metric", "before", "after"]
+    assert lines[0].split() == ["class", "metric", "before", "after", "threshold"]
     row = lines[1].split()
     assert row[:3] == ["road", "relaxed", "F1"] and len(lines) == 3  # no unlabelled vehicle
     before, after = float(row[3]), float(row[4])
     assert 0 <= before <= 1 and 0 <= after <= 1
+    road = next(c for c in load_checkpoint(out).spec.classes if c.name == "road")
+    assert float(row[5]) == round(road.threshold, 2)
     assert lines[2].endswith(f"wrote {out}") and " steps in " in lines[2]
     record = load_checkpoint(out).spec.training or {}
     assert [(r["image"], r["labels"]) for r in record["labels"]] == \

@@ -66,14 +66,17 @@ class FinetuneResult:
     after: dict[str, float] = field(default_factory=dict)
 
     relaxed_classes: tuple[str, ...] = ()
+    thresholds: dict[str, float] = field(default_factory=dict)  # the tuned model's
 
     def table(self) -> str:
-        """Before/after scores on the kept-aside areas, one line per class."""
-        rows = [f"{'class':<12} {'metric':<12} {'before':>7} {'after':>7}"]
+        """Before/after scores on the kept-aside areas and the tuned model's threshold
+        (chosen on the training part), one line per class."""
+        rows = [f"{'class':<12} {'metric':<12} {'before':>7} {'after':>7} {'threshold':>9}"]
         for name in self.before:
             metric = "relaxed F1" if name in self.relaxed_classes else "object F1"
             rows.append(f"{name:<12} {metric:<12} {self.before[name]:7.3f} "
-                        f"{self.after.get(name, math.nan):7.3f}")
+                        f"{self.after.get(name, math.nan):7.3f} "
+                        f"{self.thresholds.get(name, math.nan):9.2f}")
         return "\n".join(rows)
 
 
@@ -340,5 +343,6 @@ def finetune(pairs: Sequence[tuple[Path, Path]], init: Path, output: Path,
                              name=f"{spec.name or 'model'}_finetuned")
         save_checkpoint(output, tuned.network, final_spec, {RECORD_KEY: json.dumps(full)})
     relaxed = tuple(c.name for c in spec.classes if c.kind == "network")
+    thresholds = {c.name: c.threshold for c in tuned.spec.classes if c.name in labelled}
     return FinetuneResult(output, result.steps, result.seconds, before, after,
-                          relaxed_classes=relaxed)
+                          relaxed_classes=relaxed, thresholds=thresholds)
