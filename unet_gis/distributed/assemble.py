@@ -48,7 +48,8 @@ class SceneOutput:
     def finish(self, cancel: CancelToken | None, device: str | None = None,
                model_sha256: str | None = None) -> None:
         """Tags, band descriptions and overviews, as the local engine writes them."""
-        finish_output(self.dst, self.scene, self.overviews, cancel, device, model_sha256)
+        finish_output(self.dst, self.scene, self.overviews, cancel, device, model_sha256,
+                      self.writer.wrote_nodata)
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> bool | None:

@@ -139,7 +139,7 @@ def predict(image: str | Path, output: str | Path, model: LoadedModel,
             finally:
                 reader.close()
             finish_output(dst, run, options.overviews and not back_to_input, cancel,
-                          device.description, model_sha256(model))
+                          device.description, model_sha256(model), writer.wrote_nodata)
         if back_to_input:
             resample_to_input(written, final, run, cancel, options.overviews)
     style_probability_raster(run.output, run.spec.classes)

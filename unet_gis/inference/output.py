@@ -32,6 +32,7 @@ class BlockWriter:
     def __init__(self, dst: DatasetWriter, region: Window,
                  on_block: BlockCallback | None) -> None:
         self.dst, self.region, self.on_block = dst, region, on_block
+        self.wrote_nodata = False  # whether any pixel holds NODATA (overviews' fast path)
 
     def write(self, core: Window, probabilities: np.ndarray | None,
               valid: np.ndarray | None) -> None:
@@ -42,6 +43,8 @@ class BlockWriter:
         data = np.full(shape, NODATA, np.uint8) if probabilities is None else probabilities
         if valid is not None:  # invalid pixels hold the raster's nodata value, not a mask
             data = np.where(valid, data, NODATA).astype(np.uint8)
+        if not self.wrote_nodata:
+            self.wrote_nodata = bool((data == NODATA).any())
         self.dst.write(data, window=window)
         if self.on_block is not None:
             self.on_block(window, data, valid)
@@ -49,13 +52,13 @@ class BlockWriter:
 
 def finish_output(dst: DatasetWriter, run: RunPlan, overviews: bool,
                   cancel: CancelToken | None, device: str | None = None,
-                  model_sha256: str | None = None) -> None:
+                  model_sha256: str | None = None, wrote_nodata: bool = True) -> None:
     """Tag the classes, spec, model and device line, then build overviews (unless
-    cancelled)."""
+    cancelled; faster when the writer saw no nodata pixel, ``wrote_nodata`` False)."""
     tag_probability_raster(dst, run.spec, str(run.image), run.plan.source.crs is None, device,
                            model_sha256)
     if overviews:
         check(cancel)
         factors = overview_factors(int(run.region.width), int(run.region.height), run.block)
         if factors:
-            build_overviews(dst, factors)
+            build_overviews(dst, factors, nodata_free=not wrote_nodata)

@@ -95,12 +95,26 @@ def overview_factors(width: int, height: int, block: int) -> list[int]:
 
 
 def build_overviews(dataset: DatasetWriter, factors: list[int],
-                    resampling: Resampling = Resampling.average) -> None:
+                    resampling: Resampling = Resampling.average,
+                    nodata_free: bool = False) -> None:
     """Build internal overviews with every core: GDAL computes and compresses overview
     blocks in parallel with ``GDAL_NUM_THREADS`` (measured ~25 % less wall time on 2
-    cores; the build runs after the last block, when the model's threads are idle)."""
+    cores; the build runs after the last block, when the model's threads are idle).
+
+    ``nodata_free``: the writer saw no pixel equal to the nodata value, so the average
+    cannot meet one and GDAL's fast path (no per-pixel nodata test) gives the same
+    overviews in about half the time; the nodata value is set again afterwards.
+    """
+    nodata = dataset.nodata
+    skip_nodata = nodata_free and nodata is not None
     with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"):
-        dataset.build_overviews(factors, resampling)
+        if skip_nodata:
+            dataset.nodata = None
+        try:
+            dataset.build_overviews(factors, resampling)
+        finally:
+            if skip_nodata:
+                dataset.nodata = nodata
 
 
 def block_size(core: int) -> int:
