@@ -217,3 +217,15 @@ def test_precision_is_chosen_and_recorded(capsys, make_geotiff, tiny_checkpoint,
     assert code == 0 and "fp32 (requested), channels_last" in out
     with rasterio.open(outdir / "p_probabilities.tif") as dst:
         assert "fp32" in dst.tags()["UNET_GIS_DEVICE"]
+
+
+@pytest.mark.parametrize("tta", [False, True])
+def test_test_time_augmentation_is_said_and_recorded(capsys, make_geotiff, tiny_checkpoint,
+                                                     outdir, tta: bool) -> None:
+    image = make_geotiff(random_rgb(64, 64), name="t.tif")
+    code, out, _ = run_cli(capsys, "predict", image, "-o", outdir, "--model", tiny_checkpoint,
+                           "--device", "cpu", "--precision", "fp32", "--quiet",
+                           *(["--tta"] if tta else []))
+    assert code == 0 and ("test-time augmentation" in out) == tta
+    with rasterio.open(outdir / "t_probabilities.tif") as dst:
+        assert ("test-time augmentation" in dst.tags()["UNET_GIS_DEVICE"]) == tta

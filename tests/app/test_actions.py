@@ -16,7 +16,7 @@ from tests.conftest import random_rgb
 from unet_gis import __version__
 from unet_gis.app.dialogs.about import AboutDialog, about_html
 from unet_gis.app.dialogs.run import RunChoice, RunDialog
-from unet_gis.app.jobs import output_folder
+from unet_gis.app.jobs import load_model, output_folder, plan_output
 from unet_gis.app.layers.model import ImageLayer, VectorLayer
 from unet_gis.app.main_window import MainWindow
 from unet_gis.resources import sample_scene
@@ -74,6 +74,12 @@ def test_run_dialog_shows_the_model_and_blocks_without_one(
     assert choice.precision == "auto"
     dialog.precision.setCurrentIndex(dialog.precision.findData("fp32"))
     assert dialog.choice().precision == "fp32"
+    assert not choice.tta and "8" in dialog.tta.text()  # off by default, its cost shown
+    dialog.tta.setChecked(True)
+    dialog._set_model(tiny_checkpoint)
+    request = window.run_request(dialog.choice())
+    assert request.tta
+    assert "test-time augmentation" in plan_output(request, load_model(request)).device
 
 
 def test_run_uses_every_core_and_the_chosen_precision(

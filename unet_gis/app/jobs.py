@@ -33,6 +33,7 @@ class RunRequest:
     batch_size: int | None = None
     threads: int | None = None
     precision: str = "auto"
+    tta: bool = False  # test-time augmentation (8x the compute)
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ def plan_output(request: RunRequest, model: Any) -> OutputGrid:
     import rasterio
 
     from unet_gis.inference.aoi import Aoi, resolve_aoi
+    from unet_gis.inference.choices import device_line
     from unet_gis.inference.device import select_device
     from unet_gis.raster.grid import plan_grid
     from unet_gis.raster.io import open_raster
@@ -184,7 +186,8 @@ def plan_output(request: RunRequest, model: Any) -> OutputGrid:
     aoi = Aoi(bounds=request.aoi_bounds) if request.aoi_bounds else None
     region = resolve_aoi(aoi, grid).region
     transform = rasterio.windows.transform(region, grid.transform)
-    device = select_device(request.device, request.threads, request.precision).description
+    device = device_line(select_device(request.device, request.threads,
+                                       request.precision).description, request.tta)
     classes = tuple((c.name, tuple(c.color), c.threshold) for c in model.spec.classes)
     return OutputGrid(int(region.width), int(region.height), transform, grid.crs,
                       classes, device)
@@ -202,7 +205,7 @@ def run_model(request: RunRequest, model: Any, progress: ProgressCallback,
     output = default_output_path(request.image, folder)
     Path(f"{output}.ovr").unlink(missing_ok=True)  # overviews of the raster it replaces
     options = EngineOptions(device=request.device, precision=request.precision,
-                            tile=request.tile, halo=request.halo,
+                            tta=request.tta, tile=request.tile, halo=request.halo,
                             batch_size=request.batch_size, threads=request.threads,
                             aoi=Aoi(bounds=request.aoi_bounds) if request.aoi_bounds else None,
                             overwrite=True,

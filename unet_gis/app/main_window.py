@@ -343,7 +343,7 @@ class MainWindow(QMainWindow):
                                                      choice.output_dir),
                           choice.model, choice.device, aoi, choice.tile, choice.halo,
                           choice.batch_size, threads=cpu_threads(),
-                          precision=choice.precision)
+                          precision=choice.precision, tta=choice.tta)
 
     def bounds_in(self, layer: ImageLayer, bounds: Bounds) -> Bounds:
         """Map bounds (view CRS) as bounds in ``layer``'s own CRS."""

@@ -23,7 +23,12 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 def add_device_arguments(parser: argparse.ArgumentParser, inference: bool = True) -> None:
     """``--device`` and ``--precision`` (predict, evaluate, train) and, for inference,
     ``--tta``."""
-    from unet_gis.inference.choices import BACKEND_CHOICES, DEVICE_CHOICES, PRECISION_CHOICES
+    from unet_gis.inference.choices import (
+        BACKEND_CHOICES,
+        DEVICE_CHOICES,
+        PRECISION_CHOICES,
+        TTA_HELP,
+    )
 
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                         help="where the model runs (default: CUDA, then MPS, then CPU)")
@@ -32,9 +37,7 @@ def add_device_arguments(parser: argparse.ArgumentParser, inference: bool = True
                              "bf16 units where measured faster, else fp32; bf16/fp16 on GPUs)")
     if not inference:
         return
-    parser.add_argument("--tta", action="store_true",
-                        help="test-time augmentation: average the 8 flips and 90-degree "
-                             "rotations of every tile (8x slower)")
+    parser.add_argument("--tta", action="store_true", help=f"test-time augmentation: {TTA_HELP}")
     parser.add_argument("--backend", default="torch", choices=BACKEND_CHOICES,
                         help="inference runtime: torch (default) or onnx (ONNX Runtime, fp32 "
                              "on the CPU; pip install 'unet-gis[onnx]')")

@@ -25,7 +25,7 @@ from unet_gis.errors import UserError
 from unet_gis.fileio import atomic_path
 from unet_gis.inference.aoi import Aoi
 from unet_gis.inference.backend import Backend, create_backend
-from unet_gis.inference.choices import OUTPUT_GRIDS
+from unet_gis.inference.choices import OUTPUT_GRIDS, device_line
 from unet_gis.inference.device import DeviceChoice
 from unet_gis.inference.output import BlockCallback, BlockWriter, CoreSink, finish_output
 from unet_gis.inference.output_grid import resample_to_input
@@ -120,6 +120,7 @@ def predict(image: str | Path, output: str | Path, model: LoadedModel,
     backend = create_backend(model, options.device, options.precision, options.threads,
                              options.backend, options.tta)
     device = backend.device
+    ran_on = device_line(device.description, options.tta)
     reporter = ProgressReporter("predict", run.cores, progress)
     reader = TileReader(run.image, run.plan, run.bands, run.scaler, run.masked)
     back_to_input = options.output_grid == "input" and run.plan.resampled
@@ -139,14 +140,14 @@ def predict(image: str | Path, output: str | Path, model: LoadedModel,
             finally:
                 reader.close()
             finish_output(dst, run, options.overviews and not back_to_input, cancel,
-                          device.description, model_sha256(model), writer.wrote_nodata)
+                          ran_on, model_sha256(model), writer.wrote_nodata)
         if back_to_input:
             resample_to_input(written, final, run, cancel, options.overviews)
     style_probability_raster(run.output, run.spec.classes)
     for message in run.warnings:
         log.warning(message)
     return PredictResult(run.output, int(run.region.width), int(run.region.height),
-                         run.pixels, time.perf_counter() - start, device.description,
+                         run.pixels, time.perf_counter() - start, ran_on,
                          run.bands.description, run.scaler.description,
                          run.plan.working.gsd_m, run.plan.resampled, run.cores, skipped,
                          run.warnings)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -25,7 +26,7 @@ from PySide6.QtWidgets import (
 from unet_gis.app.layers.model import ImageLayer
 from unet_gis.app.modelinfo import describe
 from unet_gis.errors import UserError
-from unet_gis.inference.choices import PRECISION_CHOICES
+from unet_gis.inference.choices import PRECISION_CHOICES, TTA_HELP
 from unet_gis.model.metadata import load_spec
 
 DEVICE_LABELS = {"auto": "Automatic (CUDA, then MPS, then CPU)", "cpu": "CPU",
@@ -48,6 +49,7 @@ class RunChoice:
     batch_size: int | None
     precision: str = "auto"
     output_dir: Path | None = None  # None: the default folder (beside the image, or not)
+    tta: bool = False  # test-time augmentation
 
 
 #: (the default results folder for an image layer, why it is not beside the image or "")
@@ -120,12 +122,15 @@ class RunDialog(QDialog):
         self.precision = QComboBox()
         for key, label in PRECISION_LABELS.items():
             self.precision.addItem(label, key)
+        self.tta = QCheckBox("Test-time augmentation (8× slower)")
+        self.tta.setToolTip(TTA_HELP[0].upper() + TTA_HELP[1:] + ".")
         advanced = QGroupBox("Advanced")
         advanced_form = QFormLayout(advanced)
         advanced_form.addRow("Tile (px)", self.tile)
         advanced_form.addRow("Halo (px)", self.halo)
         advanced_form.addRow("Batch size", self.batch)
         advanced_form.addRow("Precision", self.precision)
+        advanced_form.addRow("", self.tta)
         form = QFormLayout()
         form.addRow("Image", self.image)
         form.addRow("Model", model_row)
@@ -207,4 +212,4 @@ class RunDialog(QDialog):
                          str(self.device.currentData()), str(self.extent.currentData()),
                          self.tile.value() or None, self.halo.value() or None,
                          self.batch.value() or None, str(self.precision.currentData()),
-                         self.output_dir)
+                         self.output_dir, self.tta.isChecked())
