@@ -3,12 +3,14 @@
 Tiles arrive in strips (rows of tiles).  After each strip the centerline pieces go into a
 :class:`~unet_gis.vector.road_graph.RoadGraph` and the clean-up runs on what the graph
 holds, in the order a careful digitiser would: stitch pieces at seams, prune spurs, merge
-junction clusters, prune again, extend dead ends to the road's end, bridge small gaps,
-drop short fragments.  Nodes within ``lag`` rows of the last seam may still gain edges, so
-the clean-up leaves them alone (they are *frozen*); edges whose ends are more than twice
-``lag`` above the seam are finished, since every step that could change them only looks
-``lag`` far, and they leave the graph to be written.  The graph therefore holds a band of
-the network along the seam, not the whole network.
+junction clusters, prune again, extend dead ends to the road's end, bridge small gaps
+(any two dead ends closer than the gap; a dead end and the line or dead end it faces
+within :data:`FACING_REACH` gaps), drop short fragments.  Nodes within ``lag`` rows of
+the last seam may still gain edges, so the clean-up leaves them alone (they are
+*frozen*); edges whose ends are more than twice ``lag`` above the seam are finished,
+since every step that could change them only looks ``lag`` far, and they leave the graph
+to be written.  The graph therefore holds a band of the network along the seam, not the
+whole network.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from unet_gis.vector.road_graph import Node, RoadGraph
 SEAM_SNAP_PX = 2.0
 #: Junctions closer than this (or than the road's half-width) become one vertex.
 JUNCTION_MERGE_PX = 3.0
+#: a dead end facing a line or another dead end is joined to it across this many times
+#: the gap (8 m with the default 2 m gap): a tree, a shadow or a car hides that much road
+FACING_REACH = 4.0
 
 
 class CenterlineNetwork:
@@ -36,7 +41,8 @@ class CenterlineNetwork:
                  simplify_px: float, reach_px: float) -> None:
         self.spur_px, self.gap_px = spur_px, gap_px
         self.min_length_px, self.simplify_px = min_length_px, simplify_px
-        self.lag = 2.0 * max(reach_px, spur_px, gap_px, JUNCTION_MERGE_PX, SEAM_SNAP_PX)
+        self.lag = 2.0 * max(reach_px, spur_px, FACING_REACH * gap_px, JUNCTION_MERGE_PX,
+                             SEAM_SNAP_PX)
         self.graph = RoadGraph()
         self.half_width: dict[Node, float] = {}
 
@@ -61,6 +67,7 @@ class CenterlineNetwork:
         graph.prune_spurs(self.spur_px)
         graph.extend_dead_ends(self.half_width)
         graph.bridge_gaps(self.gap_px)
+        graph.join_facing_dead_ends(FACING_REACH * self.gap_px)
         graph.drop_short_components(self.min_length_px)
         settled_above = graph.frozen_from - self.lag  # inf after the last strip
         lines = graph.take_settled(settled_above, self.min_length_px, self.simplify_px)

@@ -24,6 +24,9 @@ from unet_gis.vector.measure import FloatArray, GeomArray
 
 Node = tuple[float, float]
 
+#: a dead end faces what lies within this angle of the direction its road runs out
+FACING_DEGREES = 45.0
+
 
 def _node(point: FloatArray) -> Node:
     return (float(point[0]), float(point[1]))
@@ -205,6 +208,101 @@ class RoadGraph:
                 continue
             self.add(np.array([a, b]))
         self.merge_degree2()
+
+    def join_facing_dead_ends(self, max_px: float) -> None:
+        """Join a dead end to the line or dead end it faces within ``max_px``.
+
+        Trees, shadows and cars hide a few metres of road, and a side street's skeleton
+        stops short of the street it meets; the digitiser's rule is to close such a gap
+        where the road visibly goes on: the dead end points at the other line (within
+        :data:`FACING_DEGREES`), and when that line ends there too, it points back.  The
+        line met is split there, so the junction is a shared vertex.  Dead ends that are
+        not facing anything stay open, whatever is near them.
+        """
+        if max_px <= 0:
+            return
+        for _ in range(3):  # a line split by one join is found again by the next pass
+            if not self._join_pass(max_px):
+                break
+        self.merge_degree2()
+
+    def _join_pass(self, max_px: float) -> bool:
+        ends = self.dead_ends()
+        if not ends:
+            return False
+        edges = list(self.coords)
+        parts = [self.coords[e] for e in edges]
+        index = np.repeat(np.arange(len(parts)), [len(part) for part in parts])
+        tree = shapely.STRtree(shapely.linestrings(np.concatenate(parts), indices=index))
+        joined = False
+        for node, own in ends:
+            if self.degree(node) != 1 or own not in self.coords:
+                continue  # joined already, or its edge was split by an earlier join
+            heading = self._heading(node, own, max_px)
+            point = shapely.Point(node)
+            best: tuple[float, int, FloatArray] | None = None
+            for i in tree.query(point, predicate="dwithin", distance=max_px):
+                edge = edges[int(i)]
+                if edge == own or edge not in self.coords:
+                    continue
+                line = shapely.LineString(self.coords[edge])
+                target = np.array(line.interpolate(line.project(point)).coords[0])
+                gap = float(np.hypot(*(target - node)))
+                if gap > 0 and (best is None or gap < best[0]) \
+                        and self._facing(heading, target - node, edge, _node(target),
+                                         max_px):
+                    best = (gap, edge, target)
+            if best is None or not self.is_free(_node(best[2])):
+                continue
+            self.add(np.array([node, self._split_at(best[1], best[2])]))
+            joined = True
+        return joined
+
+    def _heading(self, node: Node, edge: int, length_px: float) -> FloatArray:
+        """Unit direction in which the road runs out at dead end ``node``, over the last
+        ``length_px`` of its line (as far as a join may reach: neither the pixel staircase
+        nor the hook a skeleton makes into a corner of the road's end counts)."""
+        coords = self.coords[edge]
+        if _node(coords[-1]) != node:
+            coords = coords[::-1]
+        steps = np.hypot(*np.diff(coords, axis=0).T)[::-1].cumsum()
+        back = int(np.searchsorted(steps, length_px))
+        direction: FloatArray = coords[-1] - coords[max(len(coords) - 2 - back, 0)]
+        norm = float(np.hypot(*direction))
+        return direction / norm if norm > 0 else direction
+
+    def _facing(self, heading: FloatArray, step: FloatArray, edge: int, target: Node,
+                length_px: float) -> bool:
+        """Whether a join along ``step`` goes where the road points (and, onto another
+        dead end, where that one points too)."""
+        norm = float(np.hypot(*step))
+        cos_limit = float(np.cos(np.radians(FACING_DEGREES)))
+        if float(np.dot(heading, step)) < cos_limit * norm:
+            return False
+        if target in self and self.degree(target) == 1:
+            other = self._heading(target, edge, length_px)
+            return float(np.dot(other, -step)) >= cos_limit * norm
+        return True
+
+    def _split_at(self, edge: int, point: FloatArray) -> Node:
+        """Split ``edge`` at ``point`` (on it) into two edges; return the shared node."""
+        coords = self.coords[edge]
+        for end in (coords[0], coords[-1]):
+            if np.hypot(*(end - point)) < 1e-6:
+                return _node(end)
+        steps = np.hypot(*np.diff(coords, axis=0).T)
+        along = np.concatenate([[0.0], steps.cumsum()])
+        at = float(np.hypot(*(point - coords[0]))) if len(coords) == 2 else \
+            float(shapely.LineString(coords).project(shapely.Point(point)))
+        cut = int(np.clip(np.searchsorted(along, at, side="right"), 1, len(coords) - 1))
+        first = np.vstack([coords[:cut], point])
+        second = np.vstack([point, coords[cut:]])
+        share = at / along[-1] if along[-1] > 0 else 0.5
+        psum, count = self.sums[edge], self.counts[edge]
+        self.remove(edge)
+        self.add(first, psum * share, count * share)
+        self.add(second, psum * (1 - share), count * (1 - share))
+        return _node(point)
 
     def _components(self) -> tuple[dict[int, Node], dict[Node, float], set[Node]]:
         """Per edge its component's root; per root the total length; roots still open.
