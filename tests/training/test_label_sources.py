@@ -73,3 +73,45 @@ def test_extra_masks_label_a_class_on_another_sources_images(tmp_path: Path) -> 
     assert (with_roads[0][:, 12:] == 0).all()
     assert (without[0] == IGNORE).all()                  # no mask: roads stay unknown
     assert (with_roads[1] == 1).any() and (with_roads[1] == 0).any()  # vehicles as before
+
+
+def test_percentile_scaling_stretches_training_images_as_the_engine_does(tmp_path: Path) -> None:
+    """``[model] input_scaling = "percentile"``: a dull image is stretched between its own
+    percentiles in training, and the engine scales the same file the same way."""
+    import rasterio
+
+    from unet_gis.raster.io import build_scaler, choose_bands
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    rng = np.random.default_rng(3)
+    dull = rng.integers(100, 141, (50, 50, 3)).astype(np.uint8)   # a 40-level hazy image
+    dull[..., 2] //= 2                                            # blue darker still
+    Image.fromarray(dull).save(tmp_path / "images/a.png")
+    Image.fromarray(np.zeros((50, 50), np.uint8)).save(tmp_path / "masks/a.png")
+    source = {"name": "s", "kind": "mask", "images": ["images/*.png"], "labels": "masks",
+              "gsd_m": 0.3, "classes": ["road"], "values": {"road": [255]}}
+    config = parse_config({"model": {"input_scaling": "percentile"}, "sources": [source]},
+                          tmp_path)
+    assert config.model.input_scaling == "percentile"
+    stretched_spec = make_spec(("road", "vehicle"), 0.3, 4, 2, (0.5,) * 3, (0.25,) * 3,
+                               scaling_mode="percentile")
+    rgb, _ = build_scene_arrays(config.sources[0], config.sources[0].images[0], stretched_spec)
+    plain, _ = build_scene_arrays(config.sources[0], config.sources[0].images[0], _spec())
+    assert (plain == dull).all()                                   # uint8 / 255: as is
+    for band in range(3):                                          # 2-98 %: nearly 0-255
+        assert np.percentile(rgb[..., band], 2) <= 8 and np.percentile(rgb[..., band], 98) >= 247
+    with rasterio.open(tmp_path / "images/a.png") as dataset:
+        scaler = build_scaler(dataset, choose_bands(dataset, stretched_spec), stretched_spec)
+        engine = scaler(dataset.read())
+    training = (rgb.transpose(2, 0, 1) / 255.0 - 0.5) / 0.25       # what the chips feed
+    assert np.abs(engine - training).max() <= 1 / 255 / 0.25 + 1e-6  # one uint8 step
+
+
+def test_unknown_input_scaling_is_a_one_line_error(tmp_path: Path) -> None:
+    import pytest
+
+    from unet_gis.errors import UserError
+
+    with pytest.raises(UserError, match="input_scaling must be one of dtype_range, percentile"):
+        parse_config({"model": {"input_scaling": "fixed"}, "sources": [{}]}, tmp_path)

@@ -252,10 +252,18 @@ def _percentiles(dataset: DatasetReader, bands: BandChoice, low_pct: float,
             values = values[finite]
         if values.size == 0:
             raise UserError(f"Band {index} of {Path(dataset.name).name} has no valid pixels.")
-        lo, hi = np.percentile(values.astype(np.float64), [low_pct, high_pct])
+        lo, hi = percentile_limits(values, low_pct, high_pct)
         lows.append(lo)
-        highs.append(hi if hi > lo else lo + 1.0)
+        highs.append(hi)
     return np.asarray(lows), np.asarray(highs), non_finite
+
+
+def percentile_limits(values: np.ndarray, low_pct: float, high_pct: float) -> tuple[float, float]:
+    """A band's stretch limits: its ``low_pct`` and ``high_pct`` percentiles, the upper one
+    at least one unit above the lower (a constant band does not divide by zero).  One rule
+    for the engine and for training on plain images."""
+    lo, hi = np.percentile(values.astype(np.float64), [low_pct, high_pct])
+    return float(lo), float(hi if hi > lo else lo + 1.0)
 
 
 def north_up_transform(crs: CRS | None, transform: Affine) -> Affine:

@@ -86,12 +86,21 @@ class SourceConfig:
         return self.split
 
 
+#: input scalings a config may train with (``fixed`` needs per-sensor numbers a config
+#: spanning several sensors cannot give)
+TRAINABLE_SCALINGS = ("dtype_range", "percentile")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     classes: tuple[str, ...] = ("road", "vehicle")
     gsd_m: float = 0.3
     base_width: int = 16
     depth: int = 4
+    # how raw values become [0, 1] before the fixed mean/std: "dtype_range" (uint8 / 255)
+    # or "percentile" (each image stretched between its own 2nd and 98th percentiles per
+    # band, in training and in the engine alike)
+    input_scaling: str = "dtype_range"
     tile: int = 1024
     halo: int = 64
     name: str = "unet_gis_roads_vehicles_0.3m"
@@ -164,6 +173,9 @@ def parse_config(raw: dict[str, Any], base: Path, path: Path | None = None,
     model = _dataclass(ModelConfig, raw.get("model", {}), "model")
     if "classes" in raw.get("model", {}):
         model = _replace(model, classes=tuple(raw["model"]["classes"]))
+    if model.input_scaling not in TRAINABLE_SCALINGS:
+        raise UserError(f"[model] input_scaling must be one of {', '.join(TRAINABLE_SCALINGS)}, "
+                        f"got {model.input_scaling!r}.")
     settings_raw = dict(raw.get("training", {}))
     settings_raw.update(overrides or {})
     settings = _dataclass(TrainSettings, settings_raw, "training")

@@ -15,7 +15,8 @@ from unet_gis.training.train import LogFn, TrainResult, make_spec, train_model
 
 def build_spec(config: TrainConfig, mean: tuple[float, ...], std: tuple[float, ...]) -> Any:
     m = config.model
-    return make_spec(m.classes, m.gsd_m, m.base_width, m.depth, mean, std, tile=m.tile,
+    return make_spec(m.classes, m.gsd_m, m.base_width, m.depth, mean, std,
+                     scaling_mode=m.input_scaling, tile=m.tile,
                      halo=m.halo, name=m.name, description=m.description, license=m.license)
 
 

@@ -132,6 +132,8 @@ def _cached_scene(source: SourceConfig, image: Path, deps: list[Path], split: st
                   spec: ModelSpec, cache: Path, log_fn: Callable[[str], None] | None) -> Scene:
     key_parts = [CACHE_VERSION, repr(source.__dict__ | {"images": None}), str(image),
                  str(spec.gsd_m), repr(spec.class_names)]
+    if spec.scaling.mode != "dtype_range":  # earlier caches (dtype_range) keep their keys
+        key_parts.append(spec.scaling.mode)
     for path in (image, *deps):
         stat = path.stat() if path.exists() else None
         key_parts.append(f"{path}:{stat.st_size if stat else 0}:{stat.st_mtime if stat else 0}")
@@ -314,8 +316,28 @@ def _plain_scene(source: SourceConfig, image: Path,
     if ignore_src.any():
         ignore = _resize_fraction(ignore_src, size) > 0.25
         out[:, ignore] = IGNORE
+    if spec.scaling.mode == "percentile":
+        # over every pixel, no-data colours too: the engine has no mask for a plain image
+        rgb = stretch_to_percentiles(rgb, array, spec)
     _apply_extra_masks(source, image, out, spec, size)
     return rgb, out
+
+
+def stretch_to_percentiles(rgb: np.ndarray, original: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """Stretch each band of an (H, W, 3) uint8 image between the percentiles of the
+    ``original`` file's pixels (sampled on a grid of at most ~1024², as the engine's
+    decimated read), as the engine scales it when the model's scaling is ``percentile``."""
+    from unet_gis.raster.io import percentile_limits
+
+    step = max(1, int(np.ceil(max(original.shape[:2]) / 1024)))
+    sample = original[::step, ::step]
+    out = np.empty_like(rgb)
+    for band in range(rgb.shape[2]):
+        low, high = percentile_limits(sample[..., band].ravel(), spec.scaling.percentile_low,
+                                      spec.scaling.percentile_high)
+        unit = np.clip((rgb[..., band].astype(np.float32) - low) / (high - low), 0, 1)
+        out[..., band] = (unit * 255 + 0.5).astype(np.uint8)
+    return out
 
 
 def _colour_match(mask: np.ndarray, colours: tuple[tuple[int, int, int], ...]) -> np.ndarray:

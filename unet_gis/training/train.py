@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -25,7 +25,14 @@ from unet_gis.fileio import note_written
 from unet_gis.inference.device import select_device
 from unet_gis.inference.progress import CancelToken, check
 from unet_gis.model.checkpoint import load_checkpoint, read_metadata, save_checkpoint
-from unet_gis.model.spec import Architecture, ClassSpec, ModelSpec, Scaling, default_spec
+from unet_gis.model.spec import (
+    Architecture,
+    ClassSpec,
+    ModelSpec,
+    Scaling,
+    ScalingMode,
+    default_spec,
+)
 from unet_gis.model.unet import build_unet
 from unet_gis.training.chips import ChipSampler, ChipSettings, fixed_chips
 from unet_gis.training.config import TrainSettings
@@ -60,14 +67,16 @@ def epoch_path(output: Path, epoch: int) -> Path:
 
 
 def make_spec(classes: tuple[str, ...], gsd_m: float, base_width: int, depth: int,
-              mean: tuple[float, ...], std: tuple[float, ...], **extra: Any) -> ModelSpec:
+              mean: tuple[float, ...], std: tuple[float, ...], scaling_mode: str = "dtype_range",
+              **extra: Any) -> ModelSpec:
     known = {c.name: c for c in default_spec().classes}
     palette = [(255, 170, 0), (230, 30, 200), (0, 160, 255), (60, 200, 60)]
     specs = tuple(known.get(name) or ClassSpec(name, palette[i % len(palette)], 0.5)
                   for i, name in enumerate(classes))
     return ModelSpec(classes=specs, gsd_m=gsd_m,
                      architecture=Architecture(base_width=base_width, depth=depth),
-                     scaling=Scaling(mean=mean, std=std), **extra)
+                     scaling=Scaling(mode=cast(ScalingMode, scaling_mode), mean=mean, std=std),
+                     **extra)
 
 
 def lr_at(progress: float, peak: float, warmup_fraction: float) -> float:
