@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "runs" / "variants"
 DEFAULT = ROOT / "configs" / "default.toml"
+UNET_GIS = [sys.executable, "-m", "unet_gis"]  # this interpreter's, whatever PATH says
 
 #: shared by every variant: a from-scratch schedule (default.toml's is a fine-tuning leg's)
 COMMON = [("lr = 5e-4", "lr = 2e-3"),
@@ -118,14 +119,14 @@ def run(names: list[str], steps: int, data_root: Path) -> None:
         if not done.exists():
             resume = ["--resume", str(model)] if model.exists() else []
             began = time.time()
-            subprocess.run(["unet-gis", "train", str(config), "-o", str(model), "--epochs",
+            subprocess.run([*UNET_GIS, "train", str(config), "-o", str(model), "--epochs",
                             str(epochs), "--steps-per-epoch", "100", "--log",
                             str(folder / "train.log"), *resume], check=True)
             done.write_text(f"{time.time() - began:.0f}\n")
         scores = folder / "eval.json"
         if not scores.exists():
             began = time.time()
-            subprocess.run(["unet-gis", "evaluate", str(model), str(config), "--sweep",
+            subprocess.run([*UNET_GIS, "evaluate", str(model), str(config), "--sweep",
                             "--json", str(scores)], check=True)
             (folder / "evaluated").write_text(f"{time.time() - began:.0f}\n")
 
