@@ -53,9 +53,31 @@ def test_dead_ends_that_do_not_face_the_other_road_stay_apart(make_raster: MakeR
     assert len(lines) == 2 and pieces(lines) == 2
 
 
-def test_the_reach_follows_the_gap(make_raster: MakeRaster) -> None:
-    road = np.zeros((120, 760))
+@pytest.mark.parametrize("window", WINDOWS)
+def test_a_road_under_a_canopy_for_15_m_is_one_line(make_raster: MakeRaster,
+                                                    window: int) -> None:
+    road = np.zeros((120, 900))
     bar(road, 50, 70, 40, 370)
-    bar(road, 50, 70, 387, 720)
-    _, layers = run(make_raster(road), gap_m=1.0)  # reach 4 m: 5.1 m stays open
+    bar(road, 50, 70, 420, 860)  # 50 px = 15 m hidden: beyond the 8 m facing reach; the
+    _, layers = run(make_raster(road), window, gap_m=2.0)  # two ends point at each other
+    lines = layers["road_centerlines"]
+    assert len(lines) == 1
+    assert in_metres(lines).length.iloc[0] == pytest.approx(820 * GSD, rel=0.03)
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+def test_offset_dead_ends_15_m_apart_stay_apart(make_raster: MakeRaster, window: int) -> None:
+    road = np.zeros((160, 900))
+    bar(road, 40, 60, 40, 370)   # two roads whose ends are 15 m apart along them and 9 m
+    bar(road, 70, 90, 420, 860)  # (30 px) aside, 17.5 m in all: 31 degrees off, two
+    # cul-de-sacs rather than one road
+    _, layers = run(make_raster(road), window, gap_m=2.0)
+    assert pieces(layers["road_centerlines"]) == 2
+
+
+def test_the_reach_follows_the_gap(make_raster: MakeRaster) -> None:
+    road = np.zeros((120, 900))
+    bar(road, 50, 70, 40, 370)
+    bar(road, 50, 70, 420, 860)
+    _, layers = run(make_raster(road), gap_m=1.0)  # reach 10 m: 15 m stays open
     assert len(layers["road_centerlines"]) == 2

@@ -196,3 +196,23 @@ def test_a_junction_keeps_its_degree_when_one_edge_has_left() -> None:
     assert len(graph.coords) == 2  # not joined at the junction
     assert all(tuple(coords[0]) == (50.0, 10.0) or tuple(coords[-1]) == (50.0, 10.0)
                for coords in graph.coords.values())
+
+
+def test_two_junctions_a_few_pixels_apart_become_one_crossing() -> None:
+    """A skeleton crossing often has two junctions joined by a short edge: contracting
+    them gives one junction of degree 4 that every arm ends at, not two bends."""
+    from unet_gis.vector.road_graph import RoadGraph
+
+    graph = RoadGraph()
+    west, north = np.array([[0.0, 114.0], [98.0, 88.0]]), np.array([[104.0, 10.0], [98.0, 88.0]])
+    east, south = np.array([[104.0, 96.0], [192.0, 94.0]]), np.array([[104.0, 96.0],
+                                                                      [110.0, 198.0]])
+    for arm in (west, north, east, south):
+        graph.add(arm)
+    graph.add(np.array([[98.0, 88.0], [104.0, 96.0]]))  # 10 px between the junctions
+    graph.contract_junctions({(98.0, 88.0): 12.0, (104.0, 96.0): 12.0}, 3.0)
+    assert len(graph.coords) == 4
+    ends = [tuple(c[i]) for c in graph.coords.values() for i in (0, -1)]
+    crossing = max(set(ends), key=ends.count)
+    assert ends.count(crossing) == 4 and graph.degree(crossing) == 4
+    assert crossing == pytest.approx((101.0, 92.0))

@@ -5,7 +5,8 @@ Tiles arrive in strips (rows of tiles).  After each strip the centerline pieces 
 holds, in the order a careful digitiser would: stitch pieces at seams, prune spurs, merge
 junction clusters, prune again, extend dead ends to the road's end, bridge small gaps
 (any two dead ends closer than the gap; a dead end and the line or dead end it faces
-within :data:`FACING_REACH` gaps), drop short fragments.  Nodes within ``lag`` rows of
+within :data:`FACING_REACH` gaps; two dead ends pointing at each other within
+:data:`ALIGNED_REACH` gaps), drop short fragments.  Nodes within ``lag`` rows of
 the last seam may still gain edges, so the clean-up leaves them alone (they are
 *frozen*); edges whose ends are more than twice ``lag`` above the seam are finished,
 since every step that could change them only looks ``lag`` far, and they leave the graph
@@ -19,7 +20,7 @@ import numpy as np
 
 from unet_gis.vector.centerlines import LinePieces
 from unet_gis.vector.measure import FloatArray, GeomArray
-from unet_gis.vector.road_graph import Node, RoadGraph
+from unet_gis.vector.road_graph import ALIGNED_DEGREES, Node, RoadGraph
 
 #: Tile skeletons may differ by a pixel at a seam; ends this close are joined first.
 SEAM_SNAP_PX = 2.0
@@ -28,6 +29,9 @@ JUNCTION_MERGE_PX = 3.0
 #: a dead end facing a line or another dead end is joined to it across this many times
 #: the gap (8 m with the default 2 m gap): a tree, a shadow or a car hides that much road
 FACING_REACH = 4.0
+#: two dead ends that point at each other (within ``ALIGNED_DEGREES``) are joined across
+#: this many times the gap (20 m by default): a stretch of road under a tree canopy
+ALIGNED_REACH = 10.0
 
 
 class CenterlineNetwork:
@@ -41,7 +45,7 @@ class CenterlineNetwork:
                  simplify_px: float, reach_px: float) -> None:
         self.spur_px, self.gap_px = spur_px, gap_px
         self.min_length_px, self.simplify_px = min_length_px, simplify_px
-        self.lag = 2.0 * max(reach_px, spur_px, FACING_REACH * gap_px, JUNCTION_MERGE_PX,
+        self.lag = 2.0 * max(reach_px, spur_px, ALIGNED_REACH * gap_px, JUNCTION_MERGE_PX,
                              SEAM_SNAP_PX)
         self.graph = RoadGraph()
         self.half_width: dict[Node, float] = {}
@@ -68,6 +72,7 @@ class CenterlineNetwork:
         graph.extend_dead_ends(self.half_width)
         graph.bridge_gaps(self.gap_px)
         graph.join_facing_dead_ends(FACING_REACH * self.gap_px)
+        graph.bridge_gaps(ALIGNED_REACH * self.gap_px, ALIGNED_DEGREES)
         graph.drop_short_components(self.min_length_px)
         settled_above = graph.frozen_from - self.lag  # inf after the last strip
         lines = graph.take_settled(settled_above, self.min_length_px, self.simplify_px)

@@ -26,6 +26,9 @@ Node = tuple[float, float]
 
 #: a dead end faces what lies within this angle of the direction its road runs out
 FACING_DEGREES = 45.0
+#: two dead ends farther apart than a facing join reaches are joined only when each points
+#: at the other within this angle
+ALIGNED_DEGREES = 20.0
 
 
 def _node(point: FloatArray) -> Node:
@@ -145,7 +148,7 @@ class RoadGraph:
         for edge in short:
             self.remove(edge)
         clusters: dict[Node, list[Node]] = defaultdict(list)
-        for node in parent:
+        for node in set(parent) | set(parent.values()):  # the roots are members too
             clusters[find(node)].append(node)
         moved = {node: members for members in clusters.values() for node in members}
         for edge, coords in list(self.coords.items()):
@@ -191,8 +194,11 @@ class RoadGraph:
             self.add(np.vstack([coords, tip]), psum, count)
             self.extended.add(_node(tip))
 
-    def bridge_gaps(self, max_px: float) -> None:
-        """Join pairs of dead ends closer than ``max_px``, nearest pairs first."""
+    def bridge_gaps(self, max_px: float, aligned_degrees: float | None = None) -> None:
+        """Join pairs of dead ends closer than ``max_px``, nearest pairs first; with
+        ``aligned_degrees``, only pairs that point at each other (each road runs out within
+        that angle of the line between them): one road hidden under trees for longer than
+        a facing join reaches, not two roads that happen to stop near each other."""
         ends = self.dead_ends()
         if len(ends) < 2 or max_px <= 0:
             return
@@ -206,6 +212,12 @@ class RoadGraph:
             (a, ea), (b, eb) = ends[left[i]], ends[right[i]]
             if ea == eb or self.degree(a) != 1 or self.degree(b) != 1:
                 continue
+            if aligned_degrees is not None:
+                step, cos_limit = np.subtract(b, a), np.cos(np.radians(aligned_degrees))
+                if min(float(np.dot(self._heading(a, ea, max_px), step)),
+                       float(np.dot(self._heading(b, eb, max_px), -step))) \
+                        < cos_limit * float(gaps[i]):
+                    continue
             self.add(np.array([a, b]))
         self.merge_degree2()
 
