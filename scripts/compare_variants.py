@@ -131,6 +131,13 @@ def run(names: list[str], steps: int, data_root: Path) -> None:
             (folder / "evaluated").write_text(f"{time.time() - began:.0f}\n")
 
 
+def seconds_per_step(log: Path) -> float:
+    """Training seconds per step from the log's last epoch line ("… 567s")."""
+    done = [line for line in log.read_text().splitlines() if " done: " in line]
+    steps = int(done[-1].split("epoch ")[1].split("/")[0]) * 100
+    return int(done[-1].rsplit(" ", 1)[1].rstrip("s")) / steps
+
+
 def table() -> str:
     """Markdown: per validation set, each variant at its own best mean threshold."""
     rows: list[tuple[str, dict[str, float], dict[str, tuple[float, float]], str]] = []
@@ -151,10 +158,9 @@ def table() -> str:
                 if key not in sets[label]:
                     sets[label].append(key)
                 cells[key] = by_threshold.get(str(threshold), math.nan)
-        minutes = (OUT / name / "trained").read_text().strip()
-        rows.append((name, cells, best, f"{int(minutes) / 60:.0f}"))
+        rows.append((name, cells, best, f"{seconds_per_step(OUT / name / 'train.log'):.2f}"))
     columns = [key for label in sorted(sets) for key in sets[label]]
-    head = ["variant", "train min", *columns, "road mean (thr)", "vehicle mean (thr)"]
+    head = ["variant", "s/step", *columns, "road mean (thr)", "vehicle mean (thr)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, cells, best, minutes in rows:
         means = [f"{best[c][1]:.3f} ({best[c][0]:g})" if c in best else "-"
