@@ -86,6 +86,8 @@ VARIANTS: dict[str, tuple[str, list[tuple[str, str]]]] = {
         ("base_width = 16", 'base_width = 16\ninput_scaling = "percentile"')]),
     "no_cldice": ("no soft clDice road term", [
         ("cldice_weight = { road = 0.5 }", "cldice_weight = {}")]),
+    "base_seed2": ("base again with another seed (other chips and initial weights): how far "
+                   "two runs of one recipe differ", [("seed = 2031", "seed = 2032")]),
     "light_aug": ("light augmentation: GSD jitter 10 %, no degradations, no panchromatic looks", [
         ("scale_jitter = 0.4", "scale_jitter = 0.1"),
         ("grey_probability = 0.25", "grey_probability = 0.0"),
