@@ -35,39 +35,24 @@ COMMON = [("lr = 5e-4", "lr = 2e-3"),
            '"massachusetts_roads_sample/images/10228795_15.png", '
            '"massachusetts_roads_sample/images/10678810_15.png"]')]
 
+def _road_frames(name: str, folder: str, frames: list[str], gsd_m: float, val: str) -> str:
+    """A road-only source of hand-drawn road surfaces (0 background, 1 road, 255 ignore)."""
+    images = ",\n          ".join(f'"{folder}/images/{frame}"' for frame in frames)
+    return (f'\n[[sources]]\nname = "{name}"\nkind = "mask"\nimages = [{images}]\n'
+            f'labels = "aerial_roads_handmade/masks"\ngsd_m = {gsd_m}\nclasses = ["road"]\n'
+            f'values = {{ road = [1] }}\nignore_values = [255]\nsplit = "train"\n'
+            f'val_patterns = ["{val}"]\n')
+
+
 #: road surfaces drawn on the drone and aerial frames, as road-only sources (the joint
 #: config reads them as extra masks of the vehicle sources)
-ROAD_ONLY_FRAMES = '''
-[[sources]]
-name = "minsk_drone"
-kind = "mask"
-images = ["minsk_drone_cars/images/DJI-00760-00001.jpg",
-          "minsk_drone_cars/images/DJI_0005-0018.jpg",
-          "minsk_drone_cars/images/DJI_0013-0023.jpg",
-          "minsk_drone_cars/images/DJI_0762-00001.jpg",
-          "minsk_drone_cars/images/DJI_0762-00024.jpg"]
-labels = "aerial_roads_handmade/masks"
-gsd_m = 0.058
-classes = ["road"]
-values = { road = [1] }
-ignore_values = [255]
-split = "train"
-val_patterns = ["DJI_0762-*"]
-
-[[sources]]
-name = "kit_ais_munich"
-kind = "mask"
-images = ["kit_ais_munich_cars/images/MOS155.png", "kit_ais_munich_cars/images/MOS92.png",
-          "kit_ais_munich_cars/images/MunichStreet02-MOS74.png",
-          "kit_ais_munich_cars/images/MunichStreet02-MOS89.png"]
-labels = "aerial_roads_handmade/masks"
-gsd_m = 0.13
-classes = ["road"]
-values = { road = [1] }
-ignore_values = [255]
-split = "train"
-val_patterns = ["MunichStreet02-*"]
-'''
+ROAD_ONLY_FRAMES = _road_frames(
+    "minsk_drone", "minsk_drone_cars", ["DJI-00760-00001.jpg", "DJI_0005-0018.jpg",
+                                        "DJI_0013-0023.jpg", "DJI_0762-00001.jpg",
+                                        "DJI_0762-00024.jpg"], 0.058, "DJI_0762-*") + \
+    _road_frames("kit_ais_munich", "kit_ais_munich_cars",
+                 ["MOS155.png", "MOS92.png", "MunichStreet02-MOS74.png",
+                  "MunichStreet02-MOS89.png"], 0.13, "MunichStreet02-*")
 
 VEHICLE_SOURCES_FROM = "# --- vehicles ----"
 
