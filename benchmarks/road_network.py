@@ -53,13 +53,14 @@ def label_raster(probabilities: Path, masks: Path, folder: Path) -> Path:
     mask_file = next((m for m in found if m.exists()), None)
     if mask_file is None:
         raise SystemExit(f"no label mask for {stem} in {masks}")
+    from unet_gis.raster.probability import full_scale_of
+
     with rasterio.open(probabilities) as source:
-        profile, scales = source.profile.copy(), source.scales
+        profile, scales, full = source.profile.copy(), source.scales, full_scale_of(source)
         tags, band_tags = source.tags(), [source.tags(i + 1) for i in range(source.count)]
         descriptions, shape = source.descriptions, (source.height, source.width)
     with Image.open(mask_file) as handle:
         road = np.asarray(handle.convert("L").resize(shape[::-1], Image.Resampling.NEAREST))
-    full = round(1 / scales[0])
     data = np.zeros((profile["count"], *shape), np.uint8)
     data[0] = np.where(road == 255, full, 0)
     out = folder / probabilities.name

@@ -45,8 +45,8 @@ class CenterlineNetwork:
                  simplify_px: float, reach_px: float) -> None:
         self.spur_px, self.gap_px = spur_px, gap_px
         self.min_length_px, self.simplify_px = min_length_px, simplify_px
-        self.lag = 2.0 * max(reach_px, spur_px, ALIGNED_REACH * gap_px, JUNCTION_MERGE_PX,
-                             SEAM_SNAP_PX)
+        self.lag = 2.0 * max(reach_px, spur_px, max(FACING_REACH, ALIGNED_REACH) * gap_px,
+                             JUNCTION_MERGE_PX, SEAM_SNAP_PX)
         self.graph = RoadGraph()
         self.half_width: dict[Node, float] = {}
 

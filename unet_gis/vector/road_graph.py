@@ -212,12 +212,10 @@ class RoadGraph:
             (a, ea), (b, eb) = ends[left[i]], ends[right[i]]
             if ea == eb or self.degree(a) != 1 or self.degree(b) != 1:
                 continue
-            if aligned_degrees is not None:
-                step, cos_limit = np.subtract(b, a), np.cos(np.radians(aligned_degrees))
-                if min(float(np.dot(self._heading(a, ea, max_px), step)),
-                       float(np.dot(self._heading(b, eb, max_px), -step))) \
-                        < cos_limit * float(gaps[i]):
-                    continue
+            if aligned_degrees is not None and not self._facing(
+                    self._heading(a, ea, max_px), np.subtract(b, a), eb, b, max_px,
+                    aligned_degrees):
+                continue
             self.add(np.array([a, b]))
         self.merge_degree2()
 
@@ -284,11 +282,11 @@ class RoadGraph:
         return direction / norm if norm > 0 else direction
 
     def _facing(self, heading: FloatArray, step: FloatArray, edge: int, target: Node,
-                length_px: float) -> bool:
-        """Whether a join along ``step`` goes where the road points (and, onto another
-        dead end, where that one points too)."""
+                length_px: float, degrees: float = FACING_DEGREES) -> bool:
+        """Whether a join along ``step`` goes where the road points within ``degrees``
+        (and, onto another dead end, where that one points too)."""
         norm = float(np.hypot(*step))
-        cos_limit = float(np.cos(np.radians(FACING_DEGREES)))
+        cos_limit = float(np.cos(np.radians(degrees)))
         if float(np.dot(heading, step)) < cos_limit * norm:
             return False
         if target in self and self.degree(target) == 1:
