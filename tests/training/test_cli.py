@@ -156,6 +156,26 @@ def test_train_resume_and_evaluate(config_file: Path, tmp_path: Path,
     assert one["classes"]["road"]["pixel"]["tp"] + one["classes"]["road"]["pixel"]["fn"] > 0
 
 
+def test_a_leg_may_change_the_input_scaling(config_file: Path, tmp_path: Path) -> None:
+    """``--init`` from a model scaled by dtype range with a config that asks for percentile
+    scaling: the new model scales per image (as its config says), keeps the start's
+    per-band mean and std and its weights' shapes."""
+    first = tmp_path / "first.safetensors"
+    assert main(["train", str(config_file), "-o", str(first), "--device", "cpu",
+                 "--precision", "fp32"]) == 0
+    start = load_checkpoint(first).spec.scaling
+    assert start.mode == "dtype_range"
+    stretched = tmp_path / "percentile.toml"
+    stretched.write_text(config_file.read_text().replace(
+        "tile = 128", 'tile = 128\ninput_scaling = "percentile"'))
+    leg = tmp_path / "leg.safetensors"
+    assert main(["train", str(stretched), "-o", str(leg), "--device", "cpu",
+                 "--precision", "fp32", "--init", str(first)]) == 0
+    scaling = load_checkpoint(leg).spec.scaling
+    assert scaling.mode == "percentile"
+    assert scaling.mean == start.mean and scaling.std == start.std
+
+
 def test_evaluate_scores_a_perfect_prediction(tmp_path: Path) -> None:
     """The comparison itself is right: labels scored against themselves are perfect."""
     from unet_gis.training.evaluate import score_class

@@ -148,7 +148,11 @@ def train_model(train_scenes: list[Scene], val_scenes: list[Scene], spec: ModelS
                             f"{loaded.spec.architecture}; the config wants {spec.class_names} "
                             f"and {spec.architecture}.")
         network.load_state_dict(loaded.network.state_dict())
-        spec = replace(spec, scaling=loaded.spec.scaling)
+        if loaded.spec.scaling.mode == spec.scaling.mode:
+            spec = replace(spec, scaling=loaded.spec.scaling)
+        else:  # a leg may change how inputs are scaled: the first steps adapt the weights
+            say(f"input scaling changes from {loaded.spec.scaling.mode} "
+                f"({Path(init).name}) to {spec.scaling.mode}")
         say(f"initialised from {init}")
     network = network.to(dev).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     optimizer = torch.optim.AdamW(network.parameters(), lr=settings.lr,
