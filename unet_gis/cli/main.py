@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from unet_gis.inference.memory import reuse_freed_memory
+
+    reuse_freed_memory()  # before any thread allocates (see the module)
     parser = build_parser()
     if not argv:
         argv = ["gui"]

@@ -27,6 +27,7 @@ from unet_gis.inference.aoi import Aoi
 from unet_gis.inference.backend import Backend, create_backend
 from unet_gis.inference.choices import OUTPUT_GRIDS, device_line
 from unet_gis.inference.device import DeviceChoice
+from unet_gis.inference.memory import release_freed_memory, reuse_freed_memory
 from unet_gis.inference.output import BlockCallback, BlockWriter, CoreSink, finish_output
 from unet_gis.inference.output_grid import resample_to_input
 from unet_gis.inference.plan import RunPlan, plan_run
@@ -113,6 +114,7 @@ def predict(image: str | Path, output: str | Path, model: LoadedModel,
     file is left behind.
     """
     start = time.perf_counter()
+    reuse_freed_memory()
     if options.output_grid not in OUTPUT_GRIDS:
         raise UserError(f"--output-grid must be one of {', '.join(OUTPUT_GRIDS)}, "
                         f"not {options.output_grid!r}.")
@@ -139,6 +141,7 @@ def predict(image: str | Path, output: str | Path, model: LoadedModel,
                                        reporter, cancel)
             finally:
                 reader.close()
+                release_freed_memory()
             finish_output(dst, run, options.overviews and not back_to_input, cancel,
                           ran_on, model_sha256(model), writer.wrote_nodata)
         if back_to_input:
