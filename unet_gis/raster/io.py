@@ -166,13 +166,20 @@ class InputScaler:
         self.mean = mean.astype(np.float32).reshape(-1, 1, 1)
         self.std = std.astype(np.float32).reshape(-1, 1, 1)
         self.description = description
+        self._gain = (1 / (self.span * self.std)).astype(np.float32)
+        self._offset = (-self.mean / self.std).astype(np.float32)
+        self._lowest, self._highest = self._offset, ((1 - self.mean) / self.std).astype(np.float32)
         self.non_finite_seen = False  # NaN/inf in the percentile sample: read as nodata
 
     def __call__(self, raw: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
         """Scale a ``(bands, rows, cols)`` array; invalid pixels are filled so that the
         model sees no edge there (:func:`fill_nodata`)."""
-        unit = np.clip((raw.astype(np.float32) - self.low) / self.span, 0.0, 1.0)
-        out = np.asarray((unit - self.mean) / self.std, dtype=np.float32)
+        # ((raw - low) / span clipped to [0, 1] - mean) / std, in place on one float32 copy
+        out = raw.astype(np.float32)
+        out -= self.low
+        out *= self._gain
+        out += self._offset
+        np.clip(out, self._lowest, self._highest, out=out)
         if valid is not None:
             out = fill_nodata(out, valid)
         return out
