@@ -20,7 +20,6 @@ every run.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 from functools import cache
 
@@ -39,7 +38,7 @@ def _glibc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(None)  # the process's own symbols: no library search at start-up
         libc.gnu_get_libc_version  # noqa: B018 - musl and others have no such symbol
         return libc
     except (OSError, AttributeError):
