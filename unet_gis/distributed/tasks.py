@@ -19,6 +19,7 @@ from rasterio.windows import Window
 from unet_gis.errors import UserError
 from unet_gis.inference.backend import Backend, create_backend
 from unet_gis.inference.engine import default_batch_size, run_pipeline
+from unet_gis.inference.memory import reuse_freed_memory
 from unet_gis.inference.progress import ProgressReporter
 from unet_gis.inference.reader import TileReader
 from unet_gis.model.checkpoint import load_checkpoint
@@ -141,6 +142,7 @@ def load_model(ref: ModelRef, device: str, threads: int | None,
 def compute_region(job: SceneJob, region: Window) -> RegionResult:
     """Run the local engine's pipeline over ``region`` (whole cores) of ``job``'s scene."""
     start = time.perf_counter()
+    reuse_freed_memory()  # the worker keeps its pages for the next region
     if not job.image.startswith("/vsi") and not os.path.exists(job.image):
         raise UserError(f"Dask worker {_worker_name()} cannot see {job.image}; the raster "
                         "must be on a filesystem every worker shares (same path), or a "
