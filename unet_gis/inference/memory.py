@@ -6,9 +6,10 @@ fp32, the widest in bf16) is a fresh ``mmap`` that the kernel zero-fills page by
 the threads that run the forward passes use arenas of at most 64 MB that are created and
 unmapped again: on a 3072² scene about 750,000 page faults per run in bf16 and 2 million in
 fp32.  One arena served from the heap, no ``mmap`` for allocations, and a trim threshold
-above one pass's working set let every pass reuse the previous pass's pages: measured on a
-2-core AMD EPYC (``benchmarks/bench_engine.py``), the engine went from 1.87 to 2.21 Mpx/s
-in bf16 and from 0.98 to 1.21 in fp32, at the same peak RSS.  The kept pages go back to the
+above one pass's working set let every pass reuse the previous pass's pages.  Measured on
+a 2-core AMD EPYC, 3072² scene: the second run in a process (glibc settings from the
+environment) went from 1.87 to 2.21 Mpx/s in bf16 and from 0.98 to 1.21 in fp32, at the same
+peak RSS; ``unet-gis predict`` in fresh processes from 1.70-1.74 to 1.87-2.06 Mpx/s (bf16).  The kept pages go back to the
 kernel after each run (:func:`release_freed_memory`).
 
 Only glibc (Linux) has these knobs; elsewhere both functions do nothing.  The arena limit
