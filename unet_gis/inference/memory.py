@@ -9,8 +9,8 @@ fp32.  One arena served from the heap, no ``mmap`` for allocations, and a trim t
 above one pass's working set let every pass reuse the previous pass's pages.  Measured on
 a 2-core AMD EPYC, 3072² scene: the second run in a process (glibc settings from the
 environment) went from 1.87 to 2.21 Mpx/s in bf16 and from 0.98 to 1.21 in fp32, at the same
-peak RSS; ``unet-gis predict`` in fresh processes from 1.70-1.74 to 1.87-2.06 Mpx/s (bf16).  The kept pages go back to the
-kernel after each run (:func:`release_freed_memory`).
+peak RSS; ``unet-gis predict`` in fresh processes from 1.70-1.74 to 1.87-2.06 Mpx/s (bf16).
+The kept pages go back to the kernel after each run (:func:`release_freed_memory`).
 
 Only glibc (Linux) has these knobs; elsewhere both functions do nothing.  The arena limit
 takes effect only for threads that have not allocated yet, so :func:`reuse_freed_memory`
