@@ -34,6 +34,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from unet_gis.inference.memory import reuse_freed_memory
+
+reuse_freed_memory()  # before torch and numpy start threads, as `unet-gis` does
+# ruff: noqa: E402 (the imports below come after that call on purpose)
+
 import numpy as np
 import rasterio
 import torch
@@ -44,7 +49,6 @@ from common import generate_rgb_geotiff, peak_rss_mib, run_child
 from unet_gis.inference.backend import TorchBackend
 from unet_gis.inference.device import DeviceChoice, select_device
 from unet_gis.inference.engine import EngineOptions, default_batch_size, predict
-from unet_gis.inference.memory import reuse_freed_memory
 from unet_gis.model.checkpoint import LoadedModel, load_checkpoint
 from unet_gis.model.spec import Architecture, default_spec
 from unet_gis.model.unet import build_unet
@@ -160,7 +164,6 @@ def monai_seconds(model: LoadedModel, image: Path, device: DeviceChoice) -> floa
 def engine_child(image: str, model_path: str | None, width: int | None, tile: int | None,
                  device: str, precision: str) -> None:
     """Run in a fresh process: the engine alone, then print JSON with time and peak RSS."""
-    reuse_freed_memory()  # first thing, as `unet-gis` does
     model = load_model(model_path, width, tile)
     options = EngineOptions(device=device, precision=precision)
     with tempfile.TemporaryDirectory() as tmp:
@@ -174,7 +177,6 @@ def engine_child(image: str, model_path: str | None, width: int | None, tile: in
 
 
 def main() -> None:
-    reuse_freed_memory()  # the raw forward passes run with the allocator the engine gets
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=3072, help="throughput raster side")
