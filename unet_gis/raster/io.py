@@ -167,8 +167,9 @@ class InputScaler:
         self.std = std.astype(np.float32).reshape(-1, 1, 1)
         self.description = description
         self._gain = (1 / (self.span * self.std)).astype(np.float32)
+        # unit 0 and 1 after standardising: the offset itself, and this
         self._offset = (-self.mean / self.std).astype(np.float32)
-        self._lowest, self._highest = self._offset, ((1 - self.mean) / self.std).astype(np.float32)
+        self._highest = ((1 - self.mean) / self.std).astype(np.float32)
         self.non_finite_seen = False  # NaN/inf in the percentile sample: read as nodata
 
     def __call__(self, raw: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
@@ -179,7 +180,7 @@ class InputScaler:
         out -= self.low
         out *= self._gain
         out += self._offset
-        np.clip(out, self._lowest, self._highest, out=out)
+        np.clip(out, self._offset, self._highest, out=out)
         if valid is not None:
             out = fill_nodata(out, valid)
         return out
