@@ -37,6 +37,7 @@ from unet_gis.model.unet import build_unet
 from unet_gis.training.chips import ChipSampler, ChipSettings, fixed_chips
 from unet_gis.training.config import TrainSettings
 from unet_gis.training.losses import masked_bce_dice
+from unet_gis.training.noise import add_rounding_noise
 from unet_gis.training.sources import Scene
 
 LogFn = Callable[[str], None]
@@ -155,6 +156,7 @@ def train_model(train_scenes: list[Scene], val_scenes: list[Scene], spec: ModelS
                 f"({Path(init).name}) to {spec.scaling.mode}")
         say(f"initialised from {init}")
     network = network.to(dev).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    add_rounding_noise(network, settings.activation_noise)  # training mode only
     optimizer = torch.optim.AdamW(network.parameters(), lr=settings.lr,
                                   weight_decay=settings.weight_decay)
     names = spec.class_names
