@@ -128,8 +128,9 @@ class TrainSettings:
     color_jitter: float = 0.2
     grey_probability: float = 0.1
     degrade_probability: float = 0.0
-    # relative std of the rounding noise put on activations while training (0: off); makes
-    # bf16 inference match fp32 (unet_gis.training.noise)
+    # relative std of the rounding noise put on activations while training (0: off), meant
+    # to keep bf16 inference near fp32 (unet_gis.training.noise; 0.03 did not: model card,
+    # leg 7)
     activation_noise: float = 0.0
     val_chips: int = 32
     val_crop: int = 256

@@ -8,7 +8,9 @@ of the default model (per-image percentile scaling) amplified them twice as much
 probabilities moved by more than 2/254 in bf16 against the 0.1 % the issue allows.
 Multiplying each map that inference stores in bf16 by ``1 + sigma * N(0, 1)`` while
 training makes the loss itself pay for that amplification, as quantisation-aware training
-does for integer rounding.
+does for integer rounding.  Measured: 6,500 steps of leg 7 with a noise of 0.03 did *not*
+reduce the drift (99.1 % of the crop within 2/254, from the 99.55 % it started from), so
+the option is off in the default config; a larger noise is untried.
 """
 
 from __future__ import annotations
