@@ -49,6 +49,19 @@ def _wait_for(predicate, timeout: float = 60.0) -> bool:  # type: ignore[no-unty
     return False
 
 
+def _signal_states(pid: int) -> dict[str, list[str]]:
+    """Pending, blocked, ignored and caught signal masks of each thread of ``pid``."""
+    keys = ("Name", "ShdPnd", "SigPnd", "SigBlk", "SigIgn", "SigCgt")
+    states = {}
+    for task in sorted(Path(f"/proc/{pid}/task").iterdir()):
+        try:
+            lines = (task / "status").read_text().splitlines()
+        except OSError:
+            continue
+        states[task.name] = [line for line in lines if line.split(":")[0] in keys]
+    return states
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -130,7 +143,13 @@ def test_ctrl_c_on_vectorize_with_workers_is_one_line(tmp_path: Path) -> None:
     workers = _children(process.pid)
     time.sleep(0.2)  # the workers are still importing: they must not print either
     os.killpg(process.pid, signal.SIGINT)
-    _, err = process.communicate(timeout=60)
+    try:
+        _, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # say where the signal went before failing
+        states = _signal_states(process.pid)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate(timeout=30)
+        pytest.fail(f"Ctrl-C ignored; signal masks by thread: {states}")
     lines = [line for line in err.splitlines() if line.strip()]
     assert process.returncode == 130
     assert lines == ["unet-gis: interrupted; nothing was written."], err
@@ -161,3 +180,28 @@ def test_argument_errors_are_one_line(capsys, args: list[str], fragment: str) ->
     assert len(err) == 1 and err[0].startswith("unet-gis: error: ") and fragment in err[0]
     assert "--help" in err[0]
 
+
+
+@pytest.mark.slow
+def test_ctrl_c_works_when_started_with_it_blocked(tmp_path: Path) -> None:
+    """A launcher may start us with SIGINT blocked (a mask is inherited across exec):
+    Ctrl-C must still end the run with one line."""
+    probabilities = _probability_raster(tmp_path / "p.tif")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "unet_gis", "vectorize", str(probabilities), "-o",
+         str(tmp_path / "v.gpkg")], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}))
+    assert process.stderr is not None
+    first = process.stderr.readline()  # the first progress line: the run has begun
+    assert "p.tif" in first, first
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        _, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate(timeout=30)
+        pytest.fail("Ctrl-C ignored when started with SIGINT blocked")
+    assert process.returncode == 130
+    assert err.strip().splitlines()[-1] == "unet-gis: interrupted; nothing was written."

@@ -84,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command != "gui" and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
+        if hasattr(signal, "pthread_sigmask"):  # a mask inherited from whoever started us
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     WRITTEN.clear()  # main() may run more than once in a process (tests, the worker)
     try:
         return int(args.func(args) or 0)
