@@ -20,11 +20,21 @@ from ..conftest import random_rgb, write_geotiff
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
+def _as_from_a_terminal(block_ctrl_c: bool = False) -> None:
+    """In the child before exec: Ctrl-C's default action, as for a foreground job (a
+    shell starts background jobs, e.g. ``nohup … &``, with SIGINT ignored, and an ignored
+    signal stays ignored across exec: pytest run that way would pass it on)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if block_ctrl_c:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
 def _start(args: list[str], cwd: Path, session: bool = False) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "unet_gis", *args], cwd=cwd,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=session)
+                            text=True, start_new_session=session,
+                            preexec_fn=_as_from_a_terminal)
 
 
 def _probability_raster(path: Path, side: int = 3000) -> Path:
@@ -192,7 +202,7 @@ def test_ctrl_c_works_when_started_with_it_blocked(tmp_path: Path) -> None:
         [sys.executable, "-m", "unet_gis", "vectorize", str(probabilities), "-o",
          str(tmp_path / "v.gpkg")], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, start_new_session=True,
-        preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}))
+        preexec_fn=lambda: _as_from_a_terminal(block_ctrl_c=True))
     assert process.stderr is not None
     first = process.stderr.readline()  # the first progress line: the run has begun
     assert "p.tif" in first, first
