@@ -29,12 +29,13 @@ def _as_from_a_terminal(block_ctrl_c: bool = False) -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
 
-def _start(args: list[str], cwd: Path, session: bool = False) -> subprocess.Popen[str]:
+def _start(args: list[str], cwd: Path, session: bool = False,
+           block_ctrl_c: bool = False) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "unet_gis", *args], cwd=cwd,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=session,
-                            preexec_fn=_as_from_a_terminal)
+                            preexec_fn=lambda: _as_from_a_terminal(block_ctrl_c))
 
 
 def _probability_raster(path: Path, side: int = 3000) -> Path:
@@ -197,12 +198,8 @@ def test_ctrl_c_works_when_started_with_it_blocked(tmp_path: Path) -> None:
     """A launcher may start us with SIGINT blocked (a mask is inherited across exec):
     Ctrl-C must still end the run with one line."""
     probabilities = _probability_raster(tmp_path / "p.tif")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "unet_gis", "vectorize", str(probabilities), "-o",
-         str(tmp_path / "v.gpkg")], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
-        preexec_fn=lambda: _as_from_a_terminal(block_ctrl_c=True))
+    process = _start(["vectorize", str(probabilities), "-o", str(tmp_path / "v.gpkg")],
+                     tmp_path, session=True, block_ctrl_c=True)
     assert process.stderr is not None
     first = process.stderr.readline()  # the first progress line: the run has begun
     assert "p.tif" in first, first

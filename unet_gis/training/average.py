@@ -11,7 +11,6 @@ run have nearly the same statistics; recomputing them would need the training da
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,7 @@ from typing import Any
 import torch
 
 from unet_gis.errors import UserError
-from unet_gis.model.checkpoint import LoadedModel, load_checkpoint, read_metadata
-from unet_gis.training.train import RECORD_KEY
+from unet_gis.model.checkpoint import LoadedModel, load_checkpoint
 
 
 def average_checkpoints(paths: list[Path]) -> tuple[LoadedModel, dict[str, Any]]:
@@ -44,7 +42,7 @@ def average_checkpoints(paths: list[Path]) -> tuple[LoadedModel, dict[str, Any]]
         else:
             averaged[key] = value
     last.network.load_state_dict(averaged)
-    record = json.loads(read_metadata(paths[-1]).get(RECORD_KEY, "{}"))
+    record = dict(last.spec.training)  # the training record the checkpoint was saved with
     record.setdefault("weight_averages", []).append({
         "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "snapshots": [path.name for path in paths]})
